@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { and, desc, eq, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
+import type { AccountsContext } from './context';
+import { ConflictError, InvalidFieldsError, NotFoundError, isUuid, uniqueViolation } from './errors';
+import { generateClientId } from './secret-format';
+import { prepareSecret, type NewSecret } from './secrets';
+
+export type AccountStatus = ServiceAccountRow['status'];
+
+export interface AccountWithSecrets {
+  account: ServiceAccountRow;
+  secrets: ClientSecretRow[];
+}
+
+export interface AccountInput {
+  name: string;
+  description?: string | undefined;
+  scopes?: string[] | undefined;
+  audiences?: string[] | undefined;
+  tokenTtlSeconds?: number | null | undefined;
+}
+
+export interface CreateAccountOptions {
+  /** For the bootstrap admin: a client_id and secret chosen by the operator. */
+  clientId?: string;
+  suppliedSecret?: string;
+}
+
+/** Creates an account with its first secret, in one transaction. */
+export async function createAccount(
+  ctx: AccountsContext,
+  input: AccountInput,
+  options: CreateAccountOptions = {},
+): Promise<AccountWithSecrets & { secret: NewSecret }> {
+  const now = ctx.clock();
+  const id = randomUUID();
+  const secret = await prepareSecret(ctx, id, {
+    ...(options.suppliedSecret ? { supplied: options.suppliedSecret } : {}),
+  });
+  const row: ServiceAccountRow = {
+    id,
+    clientId: options.clientId ?? generateClientId(),
+    name: input.name,
+    description: input.description ?? '',
+    status: 'active',
+    scopes: unique(input.scopes ?? []),
+    audiences: unique(input.audiences ?? []),
+    tokenTtlSeconds: input.tokenTtlSeconds ?? null,
+    createdAt: now,
+    updatedAt: now,
+    lastUsedAt: null,
+  };
+  try {
+    await ctx.db.transaction(async (tx) => {
+      await tx.insert(serviceAccounts).values(row);
+      await tx.insert(clientSecrets).values(secret.row);
+    });
+  } catch (error) {
+    throw conflictOr(error);
+  }
+  return { account: row, secrets: [secret.row], secret };
+}
+
+export async function getAccount(ctx: AccountsContext, id: string): Promise<AccountWithSecrets> {
+  const account = await findAccount(ctx, id);
+  const secrets = await secretsOf(ctx, [account.id]);
+  return { account, secrets: secrets.get(account.id) ?? [] };
+}
+
+export async function findAccountByClientId(
+  ctx: Pick<AccountsContext, 'db'>,
+  clientId: string,
+): Promise<ServiceAccountRow | undefined> {
+  const [row] = await ctx.db.select().from(serviceAccounts).where(eq(serviceAccounts.clientId, clientId));
+  return row;
+}
+
+export interface ListAccountsQuery {
+  limit: number;
+  cursor?: string | undefined;
+  status?: AccountStatus | undefined;
+  q?: string | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Newest first, keyset-paginated on (created_at, id). */
+export async function listAccounts(ctx: AccountsContext, query: ListAccountsQuery): Promise<Page<AccountWithSecrets>> {
+  const conditions: SQL[] = [];
+  if (query.status) conditions.push(eq(serviceAccounts.status, query.status));
+  if (query.q) {
+    const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    conditions.push(or(ilike(serviceAccounts.name, pattern), ilike(serviceAccounts.description, pattern))!);
+  }
+  if (query.cursor) {
+    const after = decodeCursor(query.cursor);
+    conditions.push(
+      or(
+        lt(serviceAccounts.createdAt, after.createdAt),
+        and(eq(serviceAccounts.createdAt, after.createdAt), lt(serviceAccounts.id, after.id)),
+      )!,
+    );
+  }
+  const rows = await ctx.db
+    .select()
+    .from(serviceAccounts)
+    .where(conditions.length ? and(...conditions) : undefined)
+    .orderBy(desc(serviceAccounts.createdAt), desc(serviceAccounts.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const last = page[page.length - 1];
+  const secrets = await secretsOf(
+    ctx,
+    page.map((a) => a.id),
+  );
+  return {
+    items: page.map((account) => ({ account, secrets: secrets.get(account.id) ?? [] })),
+    nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+  };
+}
+
+export interface AccountPatch {
+  name?: string | undefined;
+  description?: string | undefined;
+  scopes?: string[] | undefined;
+  audiences?: string[] | undefined;
+  tokenTtlSeconds?: number | null | undefined;
+  status?: 'active' | 'disabled' | undefined;
+}
+
+/** Edits an account. Its secrets keep working. A revoked account can no longer be changed (409). */
+export async function updateAccount(ctx: AccountsContext, id: string, patch: AccountPatch): Promise<AccountWithSecrets> {
+  const current = await findAccount(ctx, id);
+  if (current.status === 'revoked') throw new ConflictError('the service account is revoked; revocation is permanent');
+  const changes: Partial<ServiceAccountRow> = { updatedAt: ctx.clock() };
+  if (patch.name !== undefined) changes.name = patch.name;
+  if (patch.description !== undefined) changes.description = patch.description;
+  if (patch.scopes !== undefined) changes.scopes = unique(patch.scopes);
+  if (patch.audiences !== undefined) changes.audiences = unique(patch.audiences);
+  if (patch.tokenTtlSeconds !== undefined) changes.tokenTtlSeconds = patch.tokenTtlSeconds;
+  if (patch.status !== undefined) changes.status = patch.status;
+  let updated: ServiceAccountRow | undefined;
+  try {
+    [updated] = await ctx.db
+      .update(serviceAccounts)
+      .set(changes)
+      .where(and(eq(serviceAccounts.id, id), sql`${serviceAccounts.status} <> 'revoked'`))
+      .returning();
+  } catch (error) {
+    throw conflictOr(error);
+  }
+  if (!updated) throw new ConflictError('the service account is revoked; revocation is permanent');
+  const secrets = await secretsOf(ctx, [id]);
+  return { account: updated, secrets: secrets.get(id) ?? [] };
+}
+
+/** Revokes an account for good: no secret of it will ever get a token again. */
+export async function revokeAccount(ctx: AccountsContext, id: string): Promise<AccountWithSecrets> {
+  await findAccount(ctx, id);
+  const [account] = await ctx.db
+    .update(serviceAccounts)
+    .set({ status: 'revoked', updatedAt: ctx.clock() })
+    .where(eq(serviceAccounts.id, id))
+    .returning();
+  if (!account) throw new NotFoundError('service account');
+  const secrets = await secretsOf(ctx, [id]);
+  for (const s of secrets.get(id) ?? []) ctx.hasher.forget(s.id);
+  return { account, secrets: secrets.get(id) ?? [] };
+}
+
+export async function deleteAccount(ctx: AccountsContext, id: string): Promise<void> {
+  if (!isUuid(id)) throw new NotFoundError('service account');
+  const deleted = await ctx.db
+    .delete(serviceAccounts)
+    .where(eq(serviceAccounts.id, id))
+    .returning({ id: serviceAccounts.id });
+  if (deleted.length === 0) throw new NotFoundError('service account');
+}
+
+async function findAccount(ctx: AccountsContext, id: string): Promise<ServiceAccountRow> {
+  if (!isUuid(id)) throw new NotFoundError('service account');
+  const [row] = await ctx.db.select().from(serviceAccounts).where(eq(serviceAccounts.id, id));
+  if (!row) throw new NotFoundError('service account');
+  return row;
+}
+
+async function secretsOf(ctx: AccountsContext, accountIds: string[]): Promise<Map<string, ClientSecretRow[]>> {
+  const byAccount = new Map<string, ClientSecretRow[]>();
+  if (accountIds.length === 0) return byAccount;
+  const rows = await ctx.db
+    .select()
+    .from(clientSecrets)
+    .where(inArray(clientSecrets.accountId, accountIds))
+    .orderBy(desc(clientSecrets.createdAt), desc(clientSecrets.id));
+  for (const row of rows) {
+    const list = byAccount.get(row.accountId) ?? [];
+    list.push(row);
+    byAccount.set(row.accountId, list);
+  }
+  return byAccount;
+}
+
+function conflictOr(error: unknown): unknown {
+  const violation = uniqueViolation(error);
+  if (!violation) return error;
+  if (violation.constraint.includes('client_id')) return new ConflictError('client_id is already in use');
+  return new ConflictError('name is already in use');
+}
+
+const unique = (values: string[]) => [...new Set(values)];
+
+function encodeCursor(row: ServiceAccountRow): string {
+  return Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const date = new Date(String(createdAt));
+    if (typeof id === 'string' && isUuid(id) && !Number.isNaN(date.getTime())) return { createdAt: date, id };
+  } catch {
+    // fall through
+  }
+  throw new InvalidFieldsError([{ field: 'cursor', message: 'is not a cursor returned by this API' }]);
+}

@@ -1,0 +1,52 @@
+import type { z } from 'zod';
+import { ConflictError, InvalidFieldsError, NotFoundError, type FieldProblem } from '../accounts/errors';
+
+/** An RFC 9457 problem. The admin API's only error shape; rendered by `problemResponse`. */
+export class Problem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export const invalidFields = (errors: FieldProblem[]) =>
+  new Problem(400, 'Invalid request', 'One or more fields are invalid.', { errors });
+
+export function fromZod(error: z.ZodError, where?: 'query'): Problem {
+  const field = (path: PropertyKey[]) => [...(where ? [where] : []), ...path.map(String)].join('.') || '(body)';
+  return invalidFields(
+    error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ field: field([...issue.path, key]), message: 'is not a known field' }))
+        : [{ field: field(issue.path), message: issue.message }],
+    ),
+  );
+}
+
+/** Domain errors to problems; anything unknown stays unknown (a 500, logged, with no detail). */
+export function toProblem(error: unknown): Problem | undefined {
+  if (error instanceof Problem) return error;
+  if (error instanceof NotFoundError) return new Problem(404, 'Not found', error.message);
+  if (error instanceof ConflictError) return new Problem(409, 'Conflict', error.message);
+  if (error instanceof InvalidFieldsError) return invalidFields(error.fields);
+  return undefined;
+}
+
+export function problemResponse(problem: Problem): Response {
+  const body = {
+    type: 'about:blank',
+    title: problem.title,
+    status: problem.status,
+    ...(problem.detail ? { detail: problem.detail } : {}),
+    ...problem.extra,
+  };
+  return new Response(JSON.stringify(body), {
+    status: problem.status,
+    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...problem.headers },
+  });
+}

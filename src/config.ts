@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** Signing algorithms we can generate keys for. RS256 is the RFC 9068 default. */
+export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const int = (def: number, min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
+const schema = z
+  .object({
+    PORT: int(8080, 0, 65535),
+    HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
+    ISSUER: z.preprocess(emptyToUndefined, z.url().optional()),
+    DATABASE_URL: optionalString,
+    DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+    KEYS_DIR: z.preprocess(emptyToUndefined, z.string().default('./keys')),
+    SIGNING_ALG: z.preprocess(emptyToUndefined, z.enum(SIGNING_ALGS).default('RS256')),
+    TOKEN_TTL_SECONDS: int(900, 1, 86_400),
+    MAX_TOKEN_TTL_SECONDS: int(3600, 1, 86_400),
+    DEFAULT_AUDIENCE: optionalString,
+    ADMIN_AUDIENCE: optionalString,
+    SECRET_TTL_DAYS: int(730, 1, 36_500),
+    MAX_ACTIVE_SECRETS: int(10, 1, 100),
+    JWKS_MAX_AGE_SECONDS: int(300, 0, 86_400),
+    BODY_LIMIT_BYTES: int(16_384, 1024, 1_048_576),
+    ARGON2_MEMORY_KIB: int(19_456, 19_456, 1_048_576),
+    ARGON2_TIME_COST: int(2, 2, 20),
+    ARGON2_PARALLELISM: int(1, 1, 16),
+    ARGON2_MAX_CONCURRENCY: int(2, 1, 64),
+    BOOTSTRAP_ADMIN_CLIENT_ID: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._~-]{1,200}$/, 'use 1-200 of A-Z a-z 0-9 . _ ~ -')
+        .optional(),
+    ),
+    BOOTSTRAP_ADMIN_CLIENT_SECRET: z.preprocess(
+      emptyToUndefined,
+      z.string().min(32, 'must be at least 32 characters').max(512).optional(),
+    ),
+    LOG_LEVEL: z.preprocess(
+      emptyToUndefined,
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ),
+  })
+  .superRefine((env, ctx) => {
+    if (Boolean(env.BOOTSTRAP_ADMIN_CLIENT_ID) !== Boolean(env.BOOTSTRAP_ADMIN_CLIENT_SECRET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BOOTSTRAP_ADMIN_CLIENT_SECRET'],
+        message: 'set BOOTSTRAP_ADMIN_CLIENT_ID and BOOTSTRAP_ADMIN_CLIENT_SECRET together',
+      });
+    }
+    if (env.TOKEN_TTL_SECONDS > env.MAX_TOKEN_TTL_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TOKEN_TTL_SECONDS'],
+        message: 'must not exceed MAX_TOKEN_TTL_SECONDS',
+      });
+    }
+  });
+
+export interface Config {
+  port: number;
+  host: string;
+  /** The `iss` of every token and the base of every advertised URL; no trailing slash. */
+  issuer: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  keysDir: string;
+  signingAlg: SigningAlg;
+  tokenTtlSeconds: number;
+  maxTokenTtlSeconds: number;
+  /** `aud` of a token whose account names no audience and whose request asks for none. */
+  defaultAudience: string;
+  /** The audience a token must carry to be accepted by the admin API. */
+  adminAudience: string;
+  secretTtlDays: number;
+  maxActiveSecrets: number;
+  jwksMaxAgeSeconds: number;
+  bodyLimitBytes: number;
+  argon2: { memoryCost: number; timeCost: number; parallelism: number; maxConcurrency: number };
+  bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once. Throws ConfigError naming every bad variable (never echoing values). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    keysDir: e.KEYS_DIR,
+    signingAlg: e.SIGNING_ALG,
+    tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
+    maxTokenTtlSeconds: e.MAX_TOKEN_TTL_SECONDS,
+    defaultAudience: e.DEFAULT_AUDIENCE ?? issuer,
+    adminAudience: e.ADMIN_AUDIENCE ?? `${issuer}/admin`,
+    secretTtlDays: e.SECRET_TTL_DAYS,
+    maxActiveSecrets: e.MAX_ACTIVE_SECRETS,
+    jwksMaxAgeSeconds: e.JWKS_MAX_AGE_SECONDS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    argon2: {
+      memoryCost: e.ARGON2_MEMORY_KIB,
+      timeCost: e.ARGON2_TIME_COST,
+      parallelism: e.ARGON2_PARALLELISM,
+      maxConcurrency: e.ARGON2_MAX_CONCURRENCY,
+    },
+    bootstrapAdmin:
+      e.BOOTSTRAP_ADMIN_CLIENT_ID && e.BOOTSTRAP_ADMIN_CLIENT_SECRET
+        ? { clientId: e.BOOTSTRAP_ADMIN_CLIENT_ID, clientSecret: e.BOOTSTRAP_ADMIN_CLIENT_SECRET }
+        : undefined,
+    logLevel: e.LOG_LEVEL,
+  };
+}

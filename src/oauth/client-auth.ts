@@ -1,0 +1,62 @@
+import { InvalidClient, InvalidRequest } from './errors';
+import type { TokenParams } from './token-request';
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+
+export interface PresentedCredentials {
+  clientId: string;
+  secret: string;
+  method: ClientAuthMethod;
+}
+
+const MAX_CLIENT_ID = 200;
+const MAX_SECRET = 512;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Extracts the client's credentials from `Authorization: Basic` (RFC 6749 §2.3.1: id and secret each
+ * form-urlencoded, then base64) or from the body (client_secret_post). Using both is invalid_request.
+ */
+export function presentedCredentials(authorization: string | undefined, params: TokenParams): PresentedCredentials {
+  const bodyId = params.get('client_id');
+  const bodySecret = params.get('client_secret');
+  if (authorization !== undefined) {
+    const basic = parseBasic(authorization);
+    if (bodySecret !== undefined) {
+      throw new InvalidRequest('use one client authentication method: Authorization header or client_secret');
+    }
+    if (bodyId !== undefined && bodyId !== basic.clientId) {
+      throw new InvalidRequest('client_id in the body differs from the Authorization header');
+    }
+    return basic;
+  }
+  if (bodyId === undefined || bodySecret === undefined) throw new InvalidClient(false);
+  if (bodyId.length > MAX_CLIENT_ID || bodySecret.length > MAX_SECRET) throw new InvalidClient(false);
+  return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' };
+}
+
+function parseBasic(header: string): PresentedCredentials {
+  const fail = () => new InvalidClient(true);
+  const match = /^Basic[ ]+(\S+)\s*$/i.exec(header);
+  if (!match) throw fail();
+  const encoded = match[1]!;
+  if (encoded.length > 4 * Math.ceil((MAX_CLIENT_ID * 3 + MAX_SECRET * 3 + 1) / 3) || !BASE64.test(encoded)) {
+    throw fail();
+  }
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw fail();
+  const clientId = formDecode(decoded.slice(0, colon));
+  const secret = formDecode(decoded.slice(colon + 1));
+  if (!clientId || !secret || clientId.length > MAX_CLIENT_ID || secret.length > MAX_SECRET) throw fail();
+  return { clientId, secret, method: 'client_secret_basic' };
+}
+
+/** application/x-www-form-urlencoded decoding of one value; undefined when malformed. */
+function formDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
+}

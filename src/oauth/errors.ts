@@ -1,0 +1,56 @@
+/**
+ * One class per RFC 6749 §5.2 error (plus RFC 8707's invalid_target and RFC 6749's temporarily_unavailable).
+ * Thrown where the problem is found; rendered once, by `oauthErrorBody` and the route that catches it.
+ */
+export abstract class OAuthError extends Error {
+  abstract readonly error: string;
+  readonly status: number = 400;
+  /** Extra response headers, e.g. WWW-Authenticate. */
+  headers(): Record<string, string> {
+    return {};
+  }
+  constructor(readonly description: string) {
+    super(description);
+  }
+}
+
+export class InvalidRequest extends OAuthError {
+  readonly error = 'invalid_request';
+}
+
+export class RequestTooLarge extends InvalidRequest {
+  override readonly status = 413;
+}
+
+export class InvalidClient extends OAuthError {
+  readonly error = 'invalid_client';
+  override readonly status = 401;
+  /** One description for every failure, so a caller cannot tell an unknown client from a wrong secret. */
+  constructor(private readonly basicAttempted: boolean) {
+    super('client authentication failed');
+  }
+  override headers(): Record<string, string> {
+    return this.basicAttempted ? { 'WWW-Authenticate': 'Basic realm="token", charset="UTF-8"' } : {};
+  }
+}
+
+export class UnsupportedGrantType extends OAuthError {
+  readonly error = 'unsupported_grant_type';
+}
+
+export class InvalidScope extends OAuthError {
+  readonly error = 'invalid_scope';
+}
+
+export class InvalidTarget extends OAuthError {
+  readonly error = 'invalid_target';
+}
+
+export class TemporarilyUnavailable extends OAuthError {
+  readonly error = 'temporarily_unavailable';
+  override readonly status = 503;
+}
+
+export function oauthErrorBody(e: OAuthError): { error: string; error_description: string } {
+  return { error: e.error, error_description: e.description };
+}

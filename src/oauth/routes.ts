@@ -1,0 +1,72 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { sql } from 'drizzle-orm';
+import { serviceAccounts } from '../db/schema';
+import { authorizationServerMetadata } from './discovery';
+import { OAuthError, RequestTooLarge, oauthErrorBody } from './errors';
+import { handleTokenRequest, type TokenEndpointDeps, type TokenOutcome } from './token-endpoint';
+
+export interface OAuthRoutesDeps extends TokenEndpointDeps {
+  bodyLimitBytes: number;
+  jwksMaxAgeSeconds: number;
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
+
+/** The OAuth HTTP surface: token endpoint, JWKS, and discovery. Thin: the work is in token-endpoint.ts. */
+export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
+  const app = new Hono();
+
+  app.post(
+    '/oauth/token',
+    bodyLimit({
+      maxSize: deps.bodyLimitBytes,
+      onError: () => oauthError(new RequestTooLarge('the request body is too large')),
+    }),
+    async (c) => {
+      const outcome: TokenOutcome = {};
+      try {
+        const body = await handleTokenRequest(
+          deps,
+          {
+            contentType: c.req.header('content-type'),
+            body: await c.req.text(),
+            authorization: c.req.header('authorization'),
+          },
+          outcome,
+        );
+        return c.json(body, 200, NO_STORE);
+      } catch (error) {
+        if (error instanceof OAuthError) return oauthError(error);
+        throw error;
+      }
+    },
+  );
+
+  app.on(['GET', 'PUT', 'DELETE', 'PATCH'], '/oauth/token', () =>
+    Response.json({ error: 'invalid_request', error_description: 'use POST' }, { status: 405, headers: { Allow: 'POST' } }),
+  );
+
+  app.get('/.well-known/jwks.json', (c) =>
+    c.json(deps.keys.jwks(), 200, { 'Cache-Control': `public, max-age=${deps.jwksMaxAgeSeconds}` }),
+  );
+
+  const metadata = async () => {
+    const rows = await deps.accounts.db
+      .selectDistinct({ scope: sql<string>`unnest(${serviceAccounts.scopes})` })
+      .from(serviceAccounts);
+    const doc = authorizationServerMetadata(
+      { issuer: deps.settings.issuer, signingAlgs: deps.keys.algorithms },
+      rows.map((r) => r.scope),
+    );
+    return Response.json(doc, { headers: { 'Cache-Control': `public, max-age=${deps.jwksMaxAgeSeconds}` } });
+  };
+  app.get('/.well-known/oauth-authorization-server', metadata);
+  app.get('/.well-known/openid-configuration', metadata);
+
+  return app;
+}
+
+export function oauthError(error: OAuthError): Response {
+  return Response.json(oauthErrorBody(error), { status: error.status, headers: { ...NO_STORE, ...error.headers() } });
+}

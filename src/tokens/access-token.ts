@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { SigningKey } from './key-store';
+
+export interface AccessTokenClaims {
+  issuer: string;
+  clientId: string;
+  audience: string | string[];
+  scope: string[];
+  ttlSeconds: number;
+  now: Date;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresIn: number;
+  jti: string;
+}
+
+/** Signs an RFC 9068 JWT access token: typ at+jwt, sub = client_id for a client acting for itself. */
+export async function signAccessToken(key: SigningKey, claims: AccessTokenClaims): Promise<IssuedToken> {
+  const iat = Math.floor(claims.now.getTime() / 1000);
+  const jti = randomUUID();
+  const payload: Record<string, unknown> = { client_id: claims.clientId };
+  if (claims.scope.length > 0) payload.scope = claims.scope.join(' ');
+  const token = await new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
+    .setIssuer(claims.issuer)
+    .setSubject(claims.clientId)
+    .setAudience(claims.audience)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + claims.ttlSeconds)
+    .setJti(jti)
+    .sign(key.privateKey);
+  return { token, expiresIn: claims.ttlSeconds, jti };
+}
