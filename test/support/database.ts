@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { connectDatabase, type DatabaseHandle } from '../../src/db/connect';
+
+export type DatabaseKind = 'pglite' | 'postgres';
+
+/** Every integration suite runs on PGlite, and again on PostgreSQL when TEST_DATABASE_URL is set (CI). */
+export const DATABASE_KINDS: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+export interface TestDatabase {
+  handle: DatabaseHandle;
+  /** The connection URL of the fresh PostgreSQL database; undefined on PGlite. */
+  url: string | undefined;
+  /** Closes the handle and drops the database. */
+  destroy(): Promise<void>;
+}
+
+/** A fresh, empty, migrated database: in-memory PGlite, or a new database on the test PostgreSQL server. */
+export async function freshDatabase(kind: DatabaseKind): Promise<TestDatabase> {
+  if (kind === 'pglite') {
+    const handle = await connectDatabase({ dataDir: 'memory://' });
+    await handle.migrate();
+    return { handle, url: undefined, destroy: () => handle.close() };
+  }
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) throw new Error('TEST_DATABASE_URL is not set');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const handle = await connectDatabase({ databaseUrl: url.toString(), maxConnections: 5 });
+  await handle.migrate();
+  return {
+    handle,
+    url: url.toString(),
+    async destroy() {
+      await handle.close();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end({ timeout: 5 });
+    },
+  };
+}
