@@ -84,13 +84,13 @@ export const uniqueName = (base = 'svc') => `${base}-${process.pid}-${++nameCoun
 export async function startTestService(
   kind: DatabaseKind,
   env: Record<string, string> = {},
-  options: { clock?: TestClock; database?: TestDatabase; keysDir?: string } = {},
+  options: { clock?: TestClock; database?: TestDatabase; keysDir?: string; adminSecret?: string } = {},
 ): Promise<TestService> {
   const clock = options.clock ?? new TestClock();
   const database = options.database ?? (await freshDatabase(kind));
   const keysDir = options.keysDir ?? (await mkdtemp(join(tmpdir(), 'keys-')));
   const port = await freePort();
-  const adminSecret = randomBytes(32).toString('base64url');
+  const adminSecret = options.adminSecret ?? randomBytes(32).toString('base64url');
   const config = loadConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
