@@ -76,7 +76,10 @@ export interface Config {
   maxTokenTtlSeconds: number;
   /** `aud` of a token whose account names no audience and whose request asks for none. */
   defaultAudience: string;
-  /** The audience a token must carry to be accepted by the admin API. */
+  /**
+   * The audience a token must carry to be accepted by the admin API. Independent of ISSUER by default, so
+   * admin accounts keep working when the public URL changes; iss and our signature still bind it to us.
+   */
   adminAudience: string;
   secretTtlDays: number;
   maxActiveSecrets: number;
@@ -111,7 +114,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
     maxTokenTtlSeconds: e.MAX_TOKEN_TTL_SECONDS,
     defaultAudience: e.DEFAULT_AUDIENCE ?? issuer,
-    adminAudience: e.ADMIN_AUDIENCE ?? `${issuer}/admin`,
+    adminAudience: e.ADMIN_AUDIENCE ?? 'urn:token-service:admin',
     secretTtlDays: e.SECRET_TTL_DAYS,
     maxActiveSecrets: e.MAX_ACTIVE_SECRETS,
     jwksMaxAgeSeconds: e.JWKS_MAX_AGE_SECONDS,
