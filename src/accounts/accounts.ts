@@ -221,7 +221,9 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     const date = new Date(String(createdAt));
-    if (typeof id === 'string' && isUuid(id) && !Number.isNaN(date.getTime())) return { createdAt: date, id };
+    const year = date.getUTCFullYear();
+    // Only dates PostgreSQL can hold: a crafted year 0 or 10000 must be a 400, not a database error.
+    if (typeof id === 'string' && isUuid(id) && year >= 1 && year <= 9999) return { createdAt: date, id };
   } catch {
     // fall through
   }

@@ -17,8 +17,9 @@ export class Problem extends Error {
 export const invalidFields = (errors: FieldProblem[]) =>
   new Problem(400, 'Invalid request', 'One or more fields are invalid.', { errors });
 
-export function fromZod(error: z.ZodError, where?: 'query'): Problem {
-  const field = (path: PropertyKey[]) => [...(where ? [where] : []), ...path.map(String)].join('.') || '(body)';
+/** Field names are the JSON member or query parameter names as the client sent them. */
+export function fromZod(error: z.ZodError): Problem {
+  const field = (path: PropertyKey[]) => path.map(String).join('.') || '(body)';
   return invalidFields(
     error.issues.flatMap((issue) =>
       issue.code === 'unrecognized_keys'

@@ -145,6 +145,6 @@ async function jsonBody<S extends z.ZodType>(
 
 function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
   const parsed = schema.safeParse(c.req.query());
-  if (!parsed.success) throw fromZod(parsed.error, 'query');
+  if (!parsed.success) throw fromZod(parsed.error);
   return parsed.data;
 }

@@ -40,7 +40,8 @@ function parseBasic(header: string): PresentedCredentials {
   const match = /^Basic[ ]+(\S+)\s*$/i.exec(header);
   if (!match) throw fail();
   const encoded = match[1]!;
-  if (encoded.length > 4 * Math.ceil((MAX_CLIENT_ID * 3 + MAX_SECRET * 3 + 1) / 3) || !BASE64.test(encoded)) {
+  // Bound the work before decoding: each character may form-encode to 9 bytes (%E2%82%AC).
+  if (encoded.length > 4 * Math.ceil(((MAX_CLIENT_ID + MAX_SECRET) * 9 + 1) / 3) || !BASE64.test(encoded)) {
     throw fail();
   }
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');
