@@ -1,6 +1,11 @@
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AccountsContext } from './accounts/context';
+import type { LastUsedTracker } from './accounts/last-used';
+import type { AuditLog } from './audit/audit-log';
+import type { AccountRateLimiter } from './limits/account-rate-limit';
+import type { BruteForceGuard } from './limits/brute-force';
+import { IpRangeList } from './limits/ip-ranges';
 import { problemResponse, Problem } from './admin/problems';
 import { adminRoutes } from './admin/routes';
 import type { Config } from './config';
@@ -12,11 +17,16 @@ export interface AppDeps {
   accounts: AccountsContext;
   keys: KeyStore;
   logger: Logger;
+  audit: AuditLog;
+  lastUsed: LastUsedTracker;
+  rateLimiter: AccountRateLimiter;
+  bruteForce: BruteForceGuard;
 }
 
 /** Builds the HTTP application from explicit dependencies. No I/O happens here. */
 export function createApp(deps: AppDeps): Hono {
-  const { config, accounts, keys, logger } = deps;
+  const { config, accounts, keys, logger, audit } = deps;
+  const trustedProxies = IpRangeList.of(config.trustProxy);
   const app = new Hono();
 
   app.use('*', async (c, next) => {
@@ -29,6 +39,11 @@ export function createApp(deps: AppDeps): Hono {
     oauthRoutes({
       accounts,
       keys,
+      audit,
+      lastUsed: deps.lastUsed,
+      rateLimiter: deps.rateLimiter,
+      bruteForce: deps.bruteForce,
+      trustedProxies,
       bodyLimitBytes: config.bodyLimitBytes,
       jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
       settings: {
@@ -36,6 +51,7 @@ export function createApp(deps: AppDeps): Hono {
         defaultAudience: config.defaultAudience,
         tokenTtlSeconds: config.tokenTtlSeconds,
         maxTokenTtlSeconds: config.maxTokenTtlSeconds,
+        defaultRateLimitPerMinute: config.rateLimitPerMinute,
       },
     }),
   );
@@ -49,6 +65,9 @@ export function createApp(deps: AppDeps): Hono {
       adminAudience: config.adminAudience,
       bodyLimitBytes: config.bodyLimitBytes,
       maxTokenTtlSeconds: config.maxTokenTtlSeconds,
+      defaultRateLimitPerMinute: config.rateLimitPerMinute,
+      audit,
+      trustedProxies,
     }),
   );
 

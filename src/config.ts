@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseIpRange } from './limits/ip-ranges';
 
 /** Signing algorithms we can generate keys for. RS256 is the RFC 9068 default. */
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
@@ -41,6 +42,31 @@ const schema = z
       emptyToUndefined,
       z.string().min(32, 'must be at least 32 characters').max(512).optional(),
     ),
+    RATE_LIMIT_PER_MINUTE: int(600, 1, 1_000_000),
+    RATE_LIMIT_STORE: z.preprocess(emptyToUndefined, z.enum(['auto', 'memory', 'database']).default('auto')),
+    BRUTE_FORCE_MAX_FAILURES: int(10, 1, 10_000),
+    BRUTE_FORCE_MAX_FAILURES_PER_IP: int(100, 1, 1_000_000),
+    BRUTE_FORCE_WINDOW_SECONDS: int(900, 1, 86_400),
+    BRUTE_FORCE_BLOCK_SECONDS: int(900, 1, 86_400),
+    TRUST_PROXY: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .optional()
+        .transform((value, ctx) => {
+          const entries = (value ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+          const parsed: string[] = [];
+          for (const entry of entries) {
+            const range = parseIpRange(entry);
+            if (range) parsed.push(range.text);
+            else ctx.addIssue({ code: 'custom', message: `"${entry.slice(0, 60)}" is not an IP address or CIDR range` });
+          }
+          return parsed;
+        }),
+    ),
+    EXPIRING_SOON_DAYS: int(30, 1, 3650),
+    AUDIT_RETENTION_DAYS: int(90, 1, 36_500),
+    FLUSH_INTERVAL_MS: int(1000, 10, 60_000),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -87,6 +113,17 @@ export interface Config {
   bodyLimitBytes: number;
   argon2: { memoryCost: number; timeCost: number; parallelism: number; maxConcurrency: number };
   bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
+  /** Default token requests per minute of an account that sets none. */
+  rateLimitPerMinute: number;
+  /** Where rate-limit and brute-force counters live: memory on PGlite (exact: one process), the database otherwise. */
+  rateLimitStore: 'memory' | 'database';
+  bruteForce: { maxFailures: number; maxFailuresPerIp: number; windowSeconds: number; blockSeconds: number };
+  /** Proxies (canonical addresses and CIDR ranges) whose X-Forwarded-For is believed. Empty: none. */
+  trustProxy: string[];
+  expiringSoonDays: number;
+  auditRetentionDays: number;
+  /** How often buffered audit events and last-used times are written. */
+  flushIntervalMs: number;
   logLevel: string;
 }
 
@@ -129,6 +166,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.BOOTSTRAP_ADMIN_CLIENT_ID && e.BOOTSTRAP_ADMIN_CLIENT_SECRET
         ? { clientId: e.BOOTSTRAP_ADMIN_CLIENT_ID, clientSecret: e.BOOTSTRAP_ADMIN_CLIENT_SECRET }
         : undefined,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    rateLimitStore:
+      e.RATE_LIMIT_STORE === 'auto' ? (e.DATABASE_URL ? 'database' : 'memory') : e.RATE_LIMIT_STORE,
+    bruteForce: {
+      maxFailures: e.BRUTE_FORCE_MAX_FAILURES,
+      maxFailuresPerIp: e.BRUTE_FORCE_MAX_FAILURES_PER_IP,
+      windowSeconds: e.BRUTE_FORCE_WINDOW_SECONDS,
+      blockSeconds: e.BRUTE_FORCE_BLOCK_SECONDS,
+    },
+    trustProxy: e.TRUST_PROXY,
+    expiringSoonDays: e.EXPIRING_SOON_DAYS,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    flushIntervalMs: e.FLUSH_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

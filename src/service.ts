@@ -4,10 +4,16 @@ import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
 import { bootstrapAdmin } from './accounts/bootstrap-admin';
 import type { AccountsContext } from './accounts/context';
+import { LastUsedTracker } from './accounts/last-used';
 import { PasswordHasher } from './accounts/password-hasher';
 import { createApp } from './app';
+import { purgeAuditEvents } from './audit/audit-events';
+import { AuditLog } from './audit/audit-log';
 import type { Config } from './config';
 import { connectDatabase, type DatabaseHandle } from './db/connect';
+import { AccountRateLimiter } from './limits/account-rate-limit';
+import { BruteForceGuard } from './limits/brute-force';
+import { purgeExpiredCounters } from './limits/counters';
 import { KeyStore } from './tokens/key-store';
 
 export interface ServiceOptions {
@@ -23,13 +29,21 @@ export interface Service {
   keys: KeyStore;
   database: DatabaseHandle;
   logger: Logger;
+  audit: AuditLog;
+  lastUsed: LastUsedTracker;
   /** Starts listening; resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
-  /** Stops accepting, then closes the database (unless it was passed in). */
+  /** Writes buffered audit events and last-used times now (a timer does it every FLUSH_INTERVAL_MS). */
+  flush(): Promise<void>;
+  /** Deletes audit events older than AUDIT_RETENTION_DAYS and expired rate-limit counters (hourly on a timer). */
+  purgeExpired(): Promise<{ auditEvents: number }>;
+  /** Stops accepting, flushes the buffers, then closes the database (unless it was passed in). */
   close(): Promise<void>;
 }
 
-/** config -> database (migrated) -> signing keys -> bootstrap admin -> app. */
+const PURGE_INTERVAL_MS = 3_600_000;
+
+/** config -> database (migrated) -> signing keys -> bootstrap admin -> app; buffers flushed on a timer. */
 export async function openService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const clock = options.clock ?? (() => new Date());
@@ -41,7 +55,11 @@ export async function openService(config: Config, options: ServiceOptions = {}):
     db: database.db,
     clock,
     hasher: new PasswordHasher(config.argon2),
-    settings: { secretTtlDays: config.secretTtlDays, maxActiveSecrets: config.maxActiveSecrets },
+    settings: {
+      secretTtlDays: config.secretTtlDays,
+      maxActiveSecrets: config.maxActiveSecrets,
+      expiringSoonDays: config.expiringSoonDays,
+    },
   };
   if (config.bootstrapAdmin) {
     const result = await bootstrapAdmin(accounts, {
@@ -51,8 +69,31 @@ export async function openService(config: Config, options: ServiceOptions = {}):
     });
     logger.info({ client_id: result.clientId, created: result.created }, 'bootstrap admin');
   }
-  const app = createApp({ config, accounts, keys, logger });
+  const audit = new AuditLog(database.db, logger);
+  const lastUsed = new LastUsedTracker(database.db, logger);
+  const rateLimiter = new AccountRateLimiter(config.rateLimitStore, database.db, clock);
+  const bruteForce = new BruteForceGuard(config.rateLimitStore, database.db, clock, config.bruteForce);
+  const app = createApp({ config, accounts, keys, logger, audit, lastUsed, rateLimiter, bruteForce });
+
+  const flush = async () => {
+    await Promise.all([audit.flush(), lastUsed.flush()]);
+  };
+  const purgeExpired = async () => {
+    const now = clock();
+    const auditEvents = await purgeAuditEvents(database.db, new Date(now.getTime() - config.auditRetentionDays * 86_400_000));
+    if (config.rateLimitStore === 'database') await purgeExpiredCounters(database.db, new Date());
+    return { auditEvents };
+  };
+  const logFailure = (what: string) => (error: unknown) =>
+    logger.warn({ err: { message: (error as Error).message } }, `${what} failed`);
+  const flushTimer = setInterval(() => void flush().catch(logFailure('flush')), config.flushIntervalMs);
+  const purgeTimer = setInterval(() => void purgeExpired().catch(logFailure('purge')), PURGE_INTERVAL_MS);
+  flushTimer.unref();
+  purgeTimer.unref();
+  void purgeExpired().catch(logFailure('purge'));
+
   let server: ServerType | undefined;
+  let closed = false;
 
   return {
     app,
@@ -60,6 +101,8 @@ export async function openService(config: Config, options: ServiceOptions = {}):
     keys,
     database,
     logger,
+    audit,
+    lastUsed,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         server = serve({ fetch: app.fetch, port, hostname: host }, (info: AddressInfo) => {
@@ -69,12 +112,19 @@ export async function openService(config: Config, options: ServiceOptions = {}):
         server.once('error', reject);
       });
     },
+    flush,
+    purgeExpired,
     async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(flushTimer);
+      clearInterval(purgeTimer);
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => s.close(() => resolve()));
         if ('closeAllConnections' in s) s.closeAllConnections();
       }
+      await flush().catch(logFailure('final flush'));
       if (!options.database) await database.close();
     },
   };

@@ -61,9 +61,12 @@ describe.each(DATABASE_KINDS)('admin API: service accounts (%s)', (kind) => {
         scopes: [],
         audiences: [],
         token_ttl_seconds: null,
+        rate_limit_per_minute: 600,
+        allowed_ips: [],
         created_at: now.toISOString(),
         updated_at: now.toISOString(),
         last_used_at: null,
+        last_used_ip: null,
         secrets: [expect.objectContaining({ id: body.secret.id, status: 'active' })],
         secret: expect.objectContaining({
           id: expect.stringMatching(UUID),

@@ -100,7 +100,7 @@ describe.each(DATABASE_KINDS)('admin API: client secrets (%s)', (kind) => {
     expect(res.body.items.map((s: any) => s.id).sort()).toEqual([account.secret.id, added.id].sort());
     for (const item of res.body.items) {
       expect(Object.keys(item).sort()).toEqual(
-        ['created_at', 'description', 'expires_at', 'id', 'last_used_at', 'prefix', 'status', 'updated_at'].sort(),
+        ['created_at', 'description', 'expires_at', 'id', 'last_used_at', 'last_used_ip', 'prefix', 'status', 'updated_at'].sort(),
       );
     }
     expect(res.body.items.find((s: any) => s.id === added.id)).toMatchObject({ description: 'second', prefix: added.prefix });

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, exists, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import type { AccountsContext } from './context';
-import { ConflictError, InvalidFieldsError, NotFoundError, isUuid, uniqueViolation } from './errors';
+import { decodeCursor, encodeCursor } from './cursor';
+import { ConflictError, NotFoundError, isUuid, uniqueViolation } from './errors';
+import { expirationCondition, type ExpirationFilter } from './secret-filters';
 import { generateClientId } from './secret-format';
 import { prepareSecret, type NewSecret } from './secrets';
 
@@ -19,6 +21,10 @@ export interface AccountInput {
   scopes?: string[] | undefined;
   audiences?: string[] | undefined;
   tokenTtlSeconds?: number | null | undefined;
+  /** null: the configured default. */
+  rateLimitPerMinute?: number | null | undefined;
+  /** Canonical addresses and CIDR ranges (validated at the edge); empty: any address. */
+  allowedIps?: string[] | undefined;
 }
 
 export interface CreateAccountOptions {
@@ -47,9 +53,12 @@ export async function createAccount(
     scopes: unique(input.scopes ?? []),
     audiences: unique(input.audiences ?? []),
     tokenTtlSeconds: input.tokenTtlSeconds ?? null,
+    rateLimitPerMinute: input.rateLimitPerMinute ?? null,
+    allowedIps: unique(input.allowedIps ?? []),
     createdAt: now,
     updatedAt: now,
     lastUsedAt: null,
+    lastUsedIp: null,
   };
   try {
     await ctx.db.transaction(async (tx) => {
@@ -81,6 +90,8 @@ export interface ListAccountsQuery {
   cursor?: string | undefined;
   status?: AccountStatus | undefined;
   q?: string | undefined;
+  /** Accounts holding at least one secret in this expiration state. */
+  expiration?: ExpirationFilter | undefined;
 }
 
 export interface Page<T> {
@@ -96,12 +107,27 @@ export async function listAccounts(ctx: AccountsContext, query: ListAccountsQuer
     const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     conditions.push(or(ilike(serviceAccounts.name, pattern), ilike(serviceAccounts.description, pattern))!);
   }
+  if (query.expiration) {
+    conditions.push(
+      exists(
+        ctx.db
+          .select({ one: sql`1` })
+          .from(clientSecrets)
+          .where(
+            and(
+              eq(clientSecrets.accountId, serviceAccounts.id),
+              expirationCondition(query.expiration, ctx.clock(), ctx.settings.expiringSoonDays),
+            ),
+          ),
+      ),
+    );
+  }
   if (query.cursor) {
-    const after = decodeCursor(query.cursor);
+    const after = decodeCursor(query.cursor, 'uuid');
     conditions.push(
       or(
-        lt(serviceAccounts.createdAt, after.createdAt),
-        and(eq(serviceAccounts.createdAt, after.createdAt), lt(serviceAccounts.id, after.id)),
+        lt(serviceAccounts.createdAt, after.at),
+        and(eq(serviceAccounts.createdAt, after.at), lt(serviceAccounts.id, after.id)),
       )!,
     );
   }
@@ -119,7 +145,7 @@ export async function listAccounts(ctx: AccountsContext, query: ListAccountsQuer
   );
   return {
     items: page.map((account) => ({ account, secrets: secrets.get(account.id) ?? [] })),
-    nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+    nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null,
   };
 }
 
@@ -129,6 +155,8 @@ export interface AccountPatch {
   scopes?: string[] | undefined;
   audiences?: string[] | undefined;
   tokenTtlSeconds?: number | null | undefined;
+  rateLimitPerMinute?: number | null | undefined;
+  allowedIps?: string[] | undefined;
   status?: 'active' | 'disabled' | undefined;
 }
 
@@ -142,6 +170,8 @@ export async function updateAccount(ctx: AccountsContext, id: string, patch: Acc
   if (patch.scopes !== undefined) changes.scopes = unique(patch.scopes);
   if (patch.audiences !== undefined) changes.audiences = unique(patch.audiences);
   if (patch.tokenTtlSeconds !== undefined) changes.tokenTtlSeconds = patch.tokenTtlSeconds;
+  if (patch.rateLimitPerMinute !== undefined) changes.rateLimitPerMinute = patch.rateLimitPerMinute;
+  if (patch.allowedIps !== undefined) changes.allowedIps = unique(patch.allowedIps);
   if (patch.status !== undefined) changes.status = patch.status;
   let updated: ServiceAccountRow | undefined;
   try {
@@ -172,13 +202,18 @@ export async function revokeAccount(ctx: AccountsContext, id: string): Promise<A
   return { account, secrets: secrets.get(id) ?? [] };
 }
 
-export async function deleteAccount(ctx: AccountsContext, id: string): Promise<void> {
+/** Deletes an account and its secrets; returns what it was, for the audit trail. */
+export async function deleteAccount(
+  ctx: AccountsContext,
+  id: string,
+): Promise<Pick<ServiceAccountRow, 'id' | 'clientId' | 'name'>> {
   if (!isUuid(id)) throw new NotFoundError('service account');
-  const deleted = await ctx.db
+  const [deleted] = await ctx.db
     .delete(serviceAccounts)
     .where(eq(serviceAccounts.id, id))
-    .returning({ id: serviceAccounts.id });
-  if (deleted.length === 0) throw new NotFoundError('service account');
+    .returning({ id: serviceAccounts.id, clientId: serviceAccounts.clientId, name: serviceAccounts.name });
+  if (!deleted) throw new NotFoundError('service account');
+  return deleted;
 }
 
 async function findAccount(ctx: AccountsContext, id: string): Promise<ServiceAccountRow> {
@@ -212,20 +247,3 @@ function conflictOr(error: unknown): unknown {
 }
 
 const unique = (values: string[]) => [...new Set(values)];
-
-function encodeCursor(row: ServiceAccountRow): string {
-  return Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const date = new Date(String(createdAt));
-    const year = date.getUTCFullYear();
-    // Only dates PostgreSQL can hold: a crafted year 0 or 10000 must be a 400, not a database error.
-    if (typeof id === 'string' && isUuid(id) && year >= 1 && year <= 9999) return { createdAt: date, id };
-  } catch {
-    // fall through
-  }
-  throw new InvalidFieldsError([{ field: 'cursor', message: 'is not a cursor returned by this API' }]);
-}

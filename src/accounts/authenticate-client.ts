@@ -15,7 +15,7 @@ export type AuthFailureReason =
 
 export type ClientAuthResult =
   | { ok: true; account: ServiceAccountRow; secret: ClientSecretRow }
-  | { ok: false; reason: AuthFailureReason; clientId: string; secretId?: string | undefined };
+  | { ok: false; reason: AuthFailureReason; clientId: string; accountId?: string | undefined; secretId?: string | undefined };
 
 /**
  * Checks a client_id and secret. Costs one indexed query and at most one argon2 verify (skipped when this
@@ -46,6 +46,7 @@ export async function authenticateClient(
     ok: false,
     reason,
     clientId,
+    accountId: found?.account.id,
     secretId: found?.secret?.id,
   });
 

@@ -11,5 +11,7 @@ export interface AccountsContext {
     secretTtlDays: number;
     /** Cap on usable (active, unexpired) secrets per account. */
     maxActiveSecrets: number;
+    /** A secret expiring within this many days is `expiring_soon`. */
+    expiringSoonDays: number;
   };
 }

@@ -1,7 +1,14 @@
-import { and, count, desc, eq, gt, ne } from 'drizzle-orm';
-import { clientSecrets, serviceAccounts, type ClientSecretRow } from '../db/schema';
+import { and, asc, count, desc, eq, gt, lt, ne, or, type SQL } from 'drizzle-orm';
+import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import type { AccountsContext } from './context';
+import { decodeCursor, encodeCursor } from './cursor';
 import { ConflictError, InvalidFieldsError, NotFoundError, isUuid } from './errors';
+import {
+  expirationCondition,
+  secretStateCondition,
+  type ExpirationFilter,
+  type SecretStateFilter,
+} from './secret-filters';
 import { generateSecret } from './secret-format';
 
 export type SecretState = 'active' | 'disabled' | 'revoked' | 'expired';
@@ -50,6 +57,7 @@ export async function prepareSecret(
     createdAt: now,
     updatedAt: now,
     lastUsedAt: null,
+    lastUsedIp: null,
   };
   return { row, plaintext };
 }
@@ -66,13 +74,93 @@ export async function addSecret(ctx: AccountsContext, accountId: string, input: 
   return secret;
 }
 
-export async function listSecrets(ctx: AccountsContext, accountId: string): Promise<ClientSecretRow[]> {
+export interface SecretQuery {
+  limit: number;
+  cursor?: string | undefined;
+  status?: SecretStateFilter | undefined;
+  expiration?: ExpirationFilter | undefined;
+}
+
+function filters(ctx: AccountsContext, query: SecretQuery): SQL[] {
+  const now = ctx.clock();
+  const conditions: SQL[] = [];
+  if (query.status) conditions.push(secretStateCondition(query.status, now));
+  if (query.expiration) conditions.push(expirationCondition(query.expiration, now, ctx.settings.expiringSoonDays));
+  return conditions;
+}
+
+/** One account's secrets, newest first, keyset-paginated on (created_at, id). */
+export async function listSecrets(
+  ctx: AccountsContext,
+  accountId: string,
+  query: SecretQuery,
+): Promise<{ items: ClientSecretRow[]; nextCursor: string | null }> {
   await requireAccount(ctx, accountId);
-  return ctx.db
+  const conditions = [eq(clientSecrets.accountId, accountId), ...filters(ctx, query)];
+  if (query.cursor) {
+    const after = decodeCursor(query.cursor, 'uuid');
+    conditions.push(
+      or(
+        lt(clientSecrets.createdAt, after.at),
+        and(eq(clientSecrets.createdAt, after.at), lt(clientSecrets.id, after.id)),
+      )!,
+    );
+  }
+  const rows = await ctx.db
     .select()
     .from(clientSecrets)
-    .where(eq(clientSecrets.accountId, accountId))
-    .orderBy(desc(clientSecrets.createdAt), desc(clientSecrets.id));
+    .where(and(...conditions))
+    .orderBy(desc(clientSecrets.createdAt), desc(clientSecrets.id))
+    .limit(query.limit + 1);
+  const items = rows.slice(0, query.limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+}
+
+export interface SecretWithAccount {
+  secret: ClientSecretRow;
+  account: Pick<ServiceAccountRow, 'id' | 'clientId' | 'name' | 'status'>;
+}
+
+/**
+ * Secrets of every account, soonest expiry first (keyset on (expires_at, id)): the list a rotation review
+ * walks through, e.g. with expiration=expiring_soon.
+ */
+export async function listAllSecrets(
+  ctx: AccountsContext,
+  query: SecretQuery,
+): Promise<{ items: SecretWithAccount[]; nextCursor: string | null }> {
+  const conditions = filters(ctx, query);
+  if (query.cursor) {
+    const after = decodeCursor(query.cursor, 'uuid');
+    conditions.push(
+      or(
+        gt(clientSecrets.expiresAt, after.at),
+        and(eq(clientSecrets.expiresAt, after.at), gt(clientSecrets.id, after.id)),
+      )!,
+    );
+  }
+  const rows = await ctx.db
+    .select({
+      secret: clientSecrets,
+      account: {
+        id: serviceAccounts.id,
+        clientId: serviceAccounts.clientId,
+        name: serviceAccounts.name,
+        status: serviceAccounts.status,
+      },
+    })
+    .from(clientSecrets)
+    .innerJoin(serviceAccounts, eq(serviceAccounts.id, clientSecrets.accountId))
+    .where(conditions.length ? and(...conditions) : undefined)
+    .orderBy(asc(clientSecrets.expiresAt), asc(clientSecrets.id))
+    .limit(query.limit + 1);
+  const items = rows.slice(0, query.limit);
+  const last = items[items.length - 1];
+  return {
+    items,
+    nextCursor: rows.length > query.limit && last ? encodeCursor(last.secret.expiresAt, last.secret.id) : null,
+  };
 }
 
 /** Enables or disables a secret. A revoked secret stays revoked (409). */

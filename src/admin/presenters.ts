@@ -1,7 +1,8 @@
 import type { AccountWithSecrets } from '../accounts/accounts';
 import type { NewSecret } from '../accounts/secrets';
 import { secretState } from '../accounts/secrets';
-import type { ClientSecretRow } from '../db/schema';
+import type { SecretWithAccount } from '../accounts/secrets';
+import type { AuditEventRow, ClientSecretRow } from '../db/schema';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -16,6 +17,15 @@ export function secretView(row: ClientSecretRow, now: Date) {
     created_at: iso(row.createdAt),
     updated_at: iso(row.updatedAt),
     last_used_at: iso(row.lastUsedAt),
+    last_used_ip: row.lastUsedIp,
+  };
+}
+
+/** A secret in the cross-account list, with the account it belongs to. */
+export function secretWithAccountView({ secret, account }: SecretWithAccount, now: Date) {
+  return {
+    ...secretView(secret, now),
+    service_account: { id: account.id, client_id: account.clientId, name: account.name, status: account.status },
   };
 }
 
@@ -24,7 +34,8 @@ export function newSecretView(secret: NewSecret, now: Date) {
   return { ...secretView(secret.row, now), secret: secret.plaintext };
 }
 
-export function accountView({ account, secrets }: AccountWithSecrets, now: Date) {
+/** `defaultRateLimit` is shown for an account that sets no limit of its own. */
+export function accountView({ account, secrets }: AccountWithSecrets, now: Date, defaultRateLimit: number) {
   return {
     id: account.id,
     client_id: account.clientId,
@@ -34,9 +45,30 @@ export function accountView({ account, secrets }: AccountWithSecrets, now: Date)
     scopes: account.scopes,
     audiences: account.audiences,
     token_ttl_seconds: account.tokenTtlSeconds,
+    rate_limit_per_minute: account.rateLimitPerMinute ?? defaultRateLimit,
+    allowed_ips: account.allowedIps,
     created_at: iso(account.createdAt),
     updated_at: iso(account.updatedAt),
     last_used_at: iso(account.lastUsedAt),
+    last_used_ip: account.lastUsedIp,
     secrets: secrets.map((s) => secretView(s, now)),
+  };
+}
+
+export function auditEventView(row: AuditEventRow) {
+  return {
+    id: String(row.id),
+    occurred_at: iso(row.occurredAt),
+    action: row.action,
+    outcome: row.outcome,
+    reason: row.reason,
+    actor: row.actor,
+    service_account_id: row.accountId,
+    client_id: row.clientId,
+    secret_id: row.secretId,
+    source_ip: row.sourceIp,
+    user_agent: row.userAgent,
+    http_status: row.httpStatus,
+    details: row.details,
   };
 }

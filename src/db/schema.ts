@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -14,9 +14,14 @@ export const serviceAccounts = pgTable(
     scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
     audiences: text('audiences').array().notNull().default(sql`'{}'::text[]`),
     tokenTtlSeconds: integer('token_ttl_seconds'),
+    /** Token requests per minute; null means the configured default. */
+    rateLimitPerMinute: integer('rate_limit_per_minute'),
+    /** IPv4/IPv6 addresses and CIDR ranges a token request may come from; empty means any. */
+    allowedIps: text('allowed_ips').array().notNull().default(sql`'{}'::text[]`),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     lastUsedAt: ts('last_used_at'),
+    lastUsedIp: text('last_used_ip'),
   },
   (t) => [
     check('service_accounts_status_check', sql`${t.status} in ('active', 'disabled', 'revoked')`),
@@ -44,13 +49,61 @@ export const clientSecrets = pgTable(
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     lastUsedAt: ts('last_used_at'),
+    lastUsedIp: text('last_used_ip'),
   },
   (t) => [
     check('client_secrets_status_check', sql`${t.status} in ('active', 'disabled', 'revoked')`),
     check('client_secrets_origin_check', sql`${t.origin} in ('generated', 'supplied')`),
     index('client_secrets_account_idx').on(t.accountId, t.createdAt.desc()),
+    // Rotation reviews across all accounts: soonest expiry first.
+    index('client_secrets_expires_idx').on(t.expiresAt, t.id),
   ],
+);
+
+/**
+ * The audit trail: one row per token request outcome and per admin change. No foreign key to the account,
+ * so the history outlives a deleted account. Never holds a secret or a token.
+ */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    occurredAt: ts('occurred_at').notNull(),
+    /** token.issued, token.denied, service_account.created, secret.revoked, … */
+    action: text('action').notNull(),
+    outcome: text('outcome', { enum: ['success', 'failure'] }).notNull(),
+    /** Why a request was denied: bad_secret, ip_not_allowed, rate_limited, … */
+    reason: text('reason'),
+    /** Who acted: the admin's client_id for admin changes, the client's for token requests. */
+    actor: text('actor'),
+    accountId: uuid('account_id'),
+    clientId: text('client_id'),
+    secretId: uuid('secret_id'),
+    sourceIp: text('source_ip'),
+    userAgent: text('user_agent'),
+    httpStatus: integer('http_status'),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [
+    check('audit_events_outcome_check', sql`${t.outcome} in ('success', 'failure')`),
+    index('audit_events_occurred_idx').on(t.occurredAt.desc(), t.id.desc()),
+    index('audit_events_account_idx').on(t.accountId, t.occurredAt.desc(), t.id.desc()),
+    index('audit_events_action_idx').on(t.action, t.occurredAt.desc(), t.id.desc()),
+    index('audit_events_outcome_idx').on(t.outcome, t.occurredAt.desc(), t.id.desc()),
+  ],
+);
+
+/** rate-limiter-flexible's Drizzle store: counters shared by every instance on the database. */
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    key: text('key').primaryKey(),
+    points: integer('points').notNull().default(0),
+    expire: ts('expire'),
+  },
+  (t) => [index('rate_limits_expire_idx').on(t.expire)],
 );
 
 export type ServiceAccountRow = typeof serviceAccounts.$inferSelect;
 export type ClientSecretRow = typeof clientSecrets.$inferSelect;
+export type AuditEventRow = typeof auditEvents.$inferSelect;

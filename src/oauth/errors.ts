@@ -46,6 +46,21 @@ export class InvalidTarget extends OAuthError {
   readonly error = 'invalid_target';
 }
 
+/** 429: a rate limit or a brute-force block. Not in RFC 6749; named as Auth0 names it. */
+export class TooManyRequests extends OAuthError {
+  readonly error = 'too_many_requests';
+  override readonly status = 429;
+  constructor(
+    description: string,
+    private readonly extraHeaders: Record<string, string>,
+  ) {
+    super(description);
+  }
+  override headers(): Record<string, string> {
+    return this.extraHeaders;
+  }
+}
+
 export class TemporarilyUnavailable extends OAuthError {
   readonly error = 'temporarily_unavailable';
   override readonly status = 503;

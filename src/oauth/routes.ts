@@ -4,11 +4,14 @@ import { sql } from 'drizzle-orm';
 import { serviceAccounts } from '../db/schema';
 import { authorizationServerMetadata } from './discovery';
 import { OAuthError, RequestTooLarge, oauthErrorBody } from './errors';
-import { handleTokenRequest, type TokenEndpointDeps, type TokenOutcome } from './token-endpoint';
+import { requestSource } from '../http/request-source';
+import type { IpRangeList } from '../limits/ip-ranges';
+import { handleTokenRequest, type TokenEndpointDeps } from './token-endpoint';
 
 export interface OAuthRoutesDeps extends TokenEndpointDeps {
   bodyLimitBytes: number;
   jwksMaxAgeSeconds: number;
+  trustedProxies: IpRangeList;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
@@ -24,18 +27,16 @@ export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
       onError: () => oauthError(new RequestTooLarge('the request body is too large')),
     }),
     async (c) => {
-      const outcome: TokenOutcome = {};
+      const source = requestSource(c, deps.trustedProxies);
       try {
-        const body = await handleTokenRequest(
-          deps,
-          {
-            contentType: c.req.header('content-type'),
-            body: await c.req.text(),
-            authorization: c.req.header('authorization'),
-          },
-          outcome,
-        );
-        return c.json(body, 200, NO_STORE);
+        const result = await handleTokenRequest(deps, {
+          contentType: c.req.header('content-type'),
+          body: await c.req.text(),
+          authorization: c.req.header('authorization'),
+          sourceIp: source.ip,
+          userAgent: source.userAgent,
+        });
+        return c.json(result.body, 200, { ...NO_STORE, ...result.headers });
       } catch (error) {
         if (error instanceof OAuthError) return oauthError(error);
         throw error;

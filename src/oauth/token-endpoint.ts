@@ -1,20 +1,30 @@
-import { authenticateClient, type ClientAuthResult } from '../accounts/authenticate-client';
+import { authenticateClient, type AuthFailureReason } from '../accounts/authenticate-client';
 import type { AccountsContext } from '../accounts/context';
+import type { LastUsedTracker } from '../accounts/last-used';
+import type { AuditLog } from '../audit/audit-log';
+import { rateLimitHeaders, type AccountRateLimiter } from '../limits/account-rate-limit';
+import type { BruteForceGuard } from '../limits/brute-force';
+import { addressAllowed } from '../limits/ip-ranges';
 import { signAccessToken } from '../tokens/access-token';
 import type { KeyStore } from '../tokens/key-store';
 import { presentedCredentials } from './client-auth';
 import { grantFor } from './client-credentials-grant';
-import { InvalidClient, InvalidRequest, UnsupportedGrantType } from './errors';
+import { InvalidClient, InvalidRequest, OAuthError, TooManyRequests, UnsupportedGrantType } from './errors';
 import { TokenParams } from './token-request';
 
 export interface TokenEndpointDeps {
   accounts: AccountsContext;
   keys: KeyStore;
+  audit: AuditLog;
+  lastUsed: LastUsedTracker;
+  rateLimiter: AccountRateLimiter;
+  bruteForce: BruteForceGuard;
   settings: {
     issuer: string;
     defaultAudience: string;
     tokenTtlSeconds: number;
     maxTokenTtlSeconds: number;
+    defaultRateLimitPerMinute: number;
   };
 }
 
@@ -22,6 +32,9 @@ export interface TokenRequestInput {
   contentType: string | undefined;
   body: string;
   authorization: string | undefined;
+  /** The client's address (see limits/client-address.ts); undefined when unknown. */
+  sourceIp: string | undefined;
+  userAgent: string | undefined;
 }
 
 export interface TokenResponse {
@@ -31,40 +44,133 @@ export interface TokenResponse {
   scope?: string;
 }
 
-/** Outcome of the client authentication, kept for the audit trail whatever the answer. */
-export type TokenOutcome = { auth?: ClientAuthResult };
+export interface TokenResult {
+  body: TokenResponse;
+  headers: Record<string, string>;
+}
+
+/** Why a token request was refused, beyond what the client is told. */
+export type DenialReason = AuthFailureReason | 'ip_not_allowed' | 'rate_limited' | 'too_many_failures';
+
+/** What the audit trail learns about a request as it goes. */
+interface Trail {
+  clientId?: string;
+  accountId?: string;
+  secretId?: string;
+  reason?: DenialReason;
+  requested?: Record<string, unknown>;
+}
 
 /**
  * POST /oauth/token for grant_type=client_credentials (RFC 6749 §4.4). Throws an OAuthError for every
- * refusal; `outcome` receives the real reason behind an invalid_client.
+ * refusal. Every outcome, issued or denied with its real reason, goes to the audit trail (buffered).
  */
-export async function handleTokenRequest(
-  deps: TokenEndpointDeps,
-  input: TokenRequestInput,
-  outcome: TokenOutcome = {},
-): Promise<TokenResponse> {
+export async function handleTokenRequest(deps: TokenEndpointDeps, input: TokenRequestInput): Promise<TokenResult> {
+  const trail: Trail = {};
+  try {
+    const result = await issue(deps, input, trail);
+    record(deps, input, trail, 'token.issued', 200, { ...trail.requested, granted_scope: result.body.scope ?? '' });
+    return result;
+  } catch (error) {
+    if (error instanceof OAuthError) {
+      trail.reason ??= error.error as DenialReason;
+      record(deps, input, trail, 'token.denied', error.status, trail.requested);
+    }
+    throw error;
+  }
+}
+
+async function issue(deps: TokenEndpointDeps, input: TokenRequestInput, trail: Trail): Promise<TokenResult> {
   const params = TokenParams.parse(input.contentType, input.body);
+  trail.requested = requestedOf(params);
   const grantType = params.get('grant_type');
   if (grantType === undefined) throw new InvalidRequest('grant_type is required');
   if (grantType !== 'client_credentials') throw new UnsupportedGrantType('only client_credentials is supported');
 
   const credentials = presentedCredentials(input.authorization, params);
-  const auth = await authenticateClient(deps.accounts, credentials.clientId, credentials.secret);
-  outcome.auth = auth;
-  if (!auth.ok) throw new InvalidClient(credentials.method === 'client_secret_basic');
+  const basic = credentials.method === 'client_secret_basic';
+  trail.clientId = credentials.clientId;
 
-  const { account } = auth;
+  // Before any argon2 work: a source that failed too often waits.
+  const blockedFor = deps.bruteForce.blockedFor(credentials.clientId, input.sourceIp);
+  if (blockedFor > 0) {
+    trail.reason = 'too_many_failures';
+    throw new TooManyRequests('too many failed authentications; try again later', { 'Retry-After': String(blockedFor) });
+  }
+
+  const auth = await authenticateClient(deps.accounts, credentials.clientId, credentials.secret);
+  trail.secretId = auth.ok ? auth.secret.id : auth.secretId;
+  trail.accountId = auth.ok ? auth.account.id : auth.accountId;
+  let reason: DenialReason | undefined = auth.ok ? undefined : auth.reason;
+  if (auth.ok && !addressAllowed(auth.account.allowedIps, input.sourceIp)) reason = 'ip_not_allowed';
+  if (reason !== undefined || !auth.ok) {
+    trail.reason = reason;
+    await deps.bruteForce.recordFailure(credentials.clientId, input.sourceIp);
+    throw new InvalidClient(basic);
+  }
+  await deps.bruteForce.recordSuccess(credentials.clientId, input.sourceIp);
+
+  const { account, secret } = auth;
+  const limit = await deps.rateLimiter.consume(
+    account.id,
+    account.rateLimitPerMinute ?? deps.settings.defaultRateLimitPerMinute,
+  );
+  const limitHeaders = rateLimitHeaders(limit);
+  if (!limit.allowed) {
+    trail.reason = 'rate_limited';
+    throw new TooManyRequests(`the client's limit of ${limit.limit} token requests per minute is reached`, limitHeaders);
+  }
+
   const grant = grantFor(account, params, deps.settings);
   const ttlSeconds = Math.min(account.tokenTtlSeconds ?? deps.settings.tokenTtlSeconds, deps.settings.maxTokenTtlSeconds);
+  const now = deps.accounts.clock();
   const issued = await signAccessToken(deps.keys.signingKey(), {
     issuer: deps.settings.issuer,
     clientId: account.clientId,
     audience: grant.audience,
     scope: grant.scope,
     ttlSeconds,
-    now: deps.accounts.clock(),
+    now,
   });
-  const response: TokenResponse = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
-  if (grant.scope.length > 0) response.scope = grant.scope.join(' ');
-  return response;
+  deps.lastUsed.touch(account.id, secret.id, now, input.sourceIp);
+  const body: TokenResponse = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
+  if (grant.scope.length > 0) body.scope = grant.scope.join(' ');
+  return { body, headers: limitHeaders };
+}
+
+/** The parameters worth keeping in the audit trail: what was asked for, never a credential. */
+function requestedOf(params: TokenParams): Record<string, unknown> {
+  const clip = (v: string) => (v.length > 500 ? `${v.slice(0, 500)}…` : v);
+  const requested: Record<string, unknown> = {};
+  const scope = params.get('scope');
+  const audience = params.get('audience');
+  const resources = params.all('resource');
+  if (scope !== undefined) requested.scope = clip(scope);
+  if (audience !== undefined) requested.audience = clip(audience);
+  if (resources.length > 0) requested.resource = resources.slice(0, 10).map(clip);
+  return requested;
+}
+
+function record(
+  deps: TokenEndpointDeps,
+  input: TokenRequestInput,
+  trail: Trail,
+  action: 'token.issued' | 'token.denied',
+  httpStatus: number,
+  details: Record<string, unknown> | undefined,
+): void {
+  deps.audit.record({
+    occurredAt: deps.accounts.clock(),
+    action,
+    outcome: action === 'token.issued' ? 'success' : 'failure',
+    reason: trail.reason,
+    actor: trail.clientId,
+    accountId: trail.accountId,
+    clientId: trail.clientId,
+    secretId: trail.secretId,
+    sourceIp: input.sourceIp,
+    userAgent: input.userAgent,
+    httpStatus,
+    details,
+  });
 }

@@ -1,0 +1,77 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Database } from '../db/connect';
+
+interface Use {
+  accountId: string;
+  at: Date;
+  ip: string | null;
+}
+
+const BATCH_SIZE = 500;
+
+/**
+ * last_used_at / last_used_ip of secrets and accounts, kept off the hot path: `touch` coalesces uses in
+ * memory (one entry per secret, the latest wins) and `flush` writes them in batches. Times never move
+ * backwards, so instances flushing in any order agree. A failed write keeps the uses for the next flush.
+ */
+export class LastUsedTracker {
+  private pending = new Map<string, Use>();
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+  ) {}
+
+  touch(accountId: string, secretId: string, at: Date, ip: string | undefined): void {
+    const current = this.pending.get(secretId);
+    if (!current || current.at.getTime() <= at.getTime()) this.pending.set(secretId, { accountId, at, ip: ip ?? null });
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  flush(): Promise<void> {
+    this.writing = this.writing.then(() => this.writeAll());
+    return this.writing;
+  }
+
+  private async writeAll(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const taken = this.pending;
+    this.pending = new Map();
+    const entries = [...taken];
+    try {
+      for (let i = 0; i < entries.length; i += BATCH_SIZE) {
+        const batch = entries.slice(i, i + BATCH_SIZE);
+        await this.db.execute(updateLastUsed('client_secrets', batch.map(([id, use]) => ({ id, ...use }))));
+        const byAccount = new Map<string, Use>();
+        for (const [, use] of batch) {
+          const seen = byAccount.get(use.accountId);
+          if (!seen || seen.at.getTime() < use.at.getTime()) byAccount.set(use.accountId, use);
+        }
+        await this.db.execute(
+          updateLastUsed('service_accounts', [...byAccount].map(([id, use]) => ({ id, at: use.at, ip: use.ip }))),
+        );
+      }
+    } catch (error) {
+      this.logger.warn({ err: { message: (error as Error).message } }, 'last-used write failed; will retry');
+      // Put back what we took, unless newer uses arrived meanwhile.
+      for (const [id, use] of taken) this.touch(use.accountId, id, use.at, use.ip ?? undefined);
+    }
+  }
+}
+
+function updateLastUsed(table: 'client_secrets' | 'service_accounts', rows: Array<{ id: string; at: Date; ip: string | null }>): SQL {
+  const values = sql.join(
+    rows.map((r) => sql`(${r.id}::uuid, ${r.at.toISOString()}::timestamptz, ${r.ip}::text)`),
+    sql`, `,
+  );
+  const t = sql.identifier(table);
+  return sql`update ${t} as t
+    set last_used_at = v.at, last_used_ip = v.ip
+    from (values ${values}) as v(id, at, ip)
+    where t.id = v.id and (t.last_used_at is null or t.last_used_at <= v.at)`;
+}

@@ -1,0 +1,74 @@
+import {
+  RateLimiterDrizzle,
+  RateLimiterMemory,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import { lt } from 'drizzle-orm';
+import type { Database } from '../db/connect';
+import { rateLimits } from '../db/schema';
+
+export type CounterStore = 'memory' | 'database';
+
+export interface CounterOptions {
+  keyPrefix: string;
+  points: number;
+  durationSeconds: number;
+  blockSeconds?: number;
+}
+
+/** What a consume told us: how many points the key holds now, and when its window (or block) ends. */
+export interface CounterState {
+  consumed: number;
+  msBeforeNext: number;
+  overLimit: boolean;
+}
+
+/**
+ * A rate-limiter-flexible counter, in process memory or in the `rate_limits` table (its Drizzle store,
+ * shared by every instance on the database). A database counter falls back to memory while the database is
+ * unreachable (the library's insurance limiter), so an outage neither opens nor closes the gate entirely.
+ */
+export class Counter {
+  private readonly limiter: RateLimiterAbstract;
+
+  constructor(store: CounterStore, db: Database, options: CounterOptions) {
+    const common = {
+      keyPrefix: options.keyPrefix,
+      points: options.points,
+      duration: options.durationSeconds,
+      blockDuration: options.blockSeconds ?? 0,
+    };
+    this.limiter =
+      store === 'memory'
+        ? new RateLimiterMemory(common)
+        : new RateLimiterDrizzle({
+            ...common,
+            storeClient: db,
+            schema: rateLimits,
+            clearExpiredByTimeout: false,
+            insuranceLimiter: new RateLimiterMemory(common),
+          });
+  }
+
+  async consume(key: string, points = 1): Promise<CounterState> {
+    try {
+      const res = await this.limiter.consume(key, points);
+      return { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, overLimit: false };
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        return { consumed: rejection.consumedPoints, msBeforeNext: rejection.msBeforeNext, overLimit: true };
+      }
+      throw rejection;
+    }
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.limiter.delete(key);
+  }
+}
+
+/** Removes database counters that expired more than a minute ago; the library's own timer is off. */
+export async function purgeExpiredCounters(db: Database, now: Date): Promise<void> {
+  await db.delete(rateLimits).where(lt(rateLimits.expire, new Date(now.getTime() - 60_000)));
+}
