@@ -84,7 +84,14 @@ export const uniqueName = (base = 'svc') => `${base}-${process.pid}-${++nameCoun
 export async function startTestService(
   kind: DatabaseKind,
   env: Record<string, string> = {},
-  options: { clock?: TestClock; database?: TestDatabase; keysDir?: string; adminSecret?: string } = {},
+  options: {
+    clock?: TestClock;
+    database?: TestDatabase;
+    keysDir?: string;
+    adminSecret?: string;
+    /** Address to listen on; '::' (dual stack) makes IPv4 clients appear as IPv4-mapped IPv6 addresses. */
+    host?: string;
+  } = {},
 ): Promise<TestService> {
   const clock = options.clock ?? new TestClock();
   const database = options.database ?? (await freshDatabase(kind));
@@ -106,7 +113,9 @@ export async function startTestService(
     database: database.handle,
     logger: pino({ level: 'silent' }),
   });
-  const url = await service.listen(port, '127.0.0.1');
+  const listenUrl = await service.listen(port, options.host ?? '127.0.0.1');
+  // Always reach the server over IPv4 loopback, whatever it listens on.
+  const url = options.host ? `http://127.0.0.1:${port}` : listenUrl;
 
   const doFetch = async (path: string, init?: RequestInit) => readResult(await fetch(`${url}${path}`, init));
   const token: TestService['token'] = (form, basic) =>
