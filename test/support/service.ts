@@ -39,7 +39,7 @@ export interface TestService {
   token(form: Record<string, string>, basic?: { id: string; secret: string }): Promise<HttpResult>;
   /** A fresh access token of the bootstrap admin (all admin scopes). */
   adminToken(): Promise<string>;
-  /** JSON request to the admin API with a bearer token (the bootstrap admin's unless given). */
+  /** JSON request to the admin API with a bearer token (the bootstrap admin's, reused while the clock stands still, unless given). */
   admin(method: string, path: string, body?: unknown, token?: string): Promise<HttpResult>;
   /** Creates a service account through the admin API; returns the 201 body. */
   createAccount(input?: Record<string, unknown>): Promise<any>;
@@ -132,11 +132,19 @@ export async function startTestService(
     if (res.status !== 200) throw new Error(`admin token: ${res.status} ${res.text}`);
     return res.body.access_token as string;
   };
+  // The admin's token is reused while the test clock stands still, so a test's admin calls neither spend the
+  // admin's per-minute rate limit nor fill the audit trail with token requests; moving the clock renews it.
+  let cachedAdmin: { at: number; token: string } | undefined;
+  const cachedAdminToken = async () => {
+    const at = clock.now().getTime();
+    if (cachedAdmin?.at !== at) cachedAdmin = { at, token: await adminToken() };
+    return cachedAdmin.token;
+  };
   const admin: TestService['admin'] = async (method, path, body, bearer) =>
     doFetch(`/admin/v1${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${bearer ?? (await adminToken())}`,
+        authorization: `Bearer ${bearer ?? (await cachedAdminToken())}`,
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
