@@ -35,8 +35,10 @@ export class BruteForceGuard {
     private readonly settings: BruteForceSettings,
   ) {
     const common = { durationSeconds: settings.windowSeconds, blockSeconds: settings.blockSeconds };
-    this.perClient = new Counter(store, db, { ...common, keyPrefix: 'authfail-client', points: settings.maxFailures });
-    this.perIp = new Counter(store, db, { ...common, keyPrefix: 'authfail-ip', points: settings.maxFailuresPerIp });
+    // The library rejects (and blocks on) the consume that goes past `points`. The failure that reaches the
+    // maximum must itself start the block, so that the attempt after it is refused: hence maximum - 1.
+    this.perClient = new Counter(store, db, { ...common, keyPrefix: 'authfail-client', points: settings.maxFailures - 1 });
+    this.perIp = new Counter(store, db, { ...common, keyPrefix: 'authfail-ip', points: settings.maxFailuresPerIp - 1 });
   }
 
   /** Seconds the source must wait, or 0 when it may try. */

@@ -20,7 +20,9 @@ export function parseIpRange(entry: string): { text: string; range: Range } | un
     const bitsText = value.slice(slash + 1);
     if (!/^\d{1,3}$/.test(bitsText)) return undefined;
     bits = Number(bitsText);
-    if (bits > maxBits) return undefined;
+    // An IPv4-mapped range counts its prefix in IPv6 bits: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+    if (address.kind() === 'ipv4' && addressPart.includes(':')) bits -= 96;
+    if (bits < 0 || bits > maxBits) return undefined;
   }
   const text = bits === maxBits && slash < 0 ? address.toString() : `${address.toString()}/${bits}`;
   return { text, range: [address, bits] };
@@ -30,7 +32,9 @@ export function parseIpRange(entry: string): { text: string; range: Range } | un
 export function parseAddress(text: string): Address | undefined {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
   if (!text.includes(':') || !ipaddr.IPv6.isValid(text)) return undefined;
-  const v6 = ipaddr.IPv6.parse(text);
+  // ipaddr.js reads the deprecated IPv4-compatible `::a.b.c.d` as IPv4-mapped `::ffff:a.b.c.d`; `0::a.b.c.d`
+  // is the same address, read right (`::0.0.0.1` is `::1`, not 0.0.0.1).
+  const v6 = ipaddr.IPv6.parse(/^::[^:]*\./.test(text) ? `0${text}` : text);
   return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
 }
 
