@@ -67,6 +67,9 @@ const schema = z
     EXPIRING_SOON_DAYS: int(30, 1, 3650),
     AUDIT_RETENTION_DAYS: int(90, 1, 36_500),
     FLUSH_INTERVAL_MS: int(1000, 10, 60_000),
+    CREDENTIAL_CACHE_TTL_SECONDS: int(60, 0, 3600),
+    CREDENTIAL_CACHE_MAX_ENTRIES: int(50_000, 1, 10_000_000),
+    WORKERS: int(1, 1, 64),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -78,6 +81,13 @@ const schema = z
         code: 'custom',
         path: ['BOOTSTRAP_ADMIN_CLIENT_SECRET'],
         message: 'set BOOTSTRAP_ADMIN_CLIENT_ID and BOOTSTRAP_ADMIN_CLIENT_SECRET together',
+      });
+    }
+    if (env.WORKERS > 1 && !env.DATABASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WORKERS'],
+        message: 'more than one worker needs DATABASE_URL: an embedded PGlite database belongs to one process',
       });
     }
     if (env.TOKEN_TTL_SECONDS > env.MAX_TOKEN_TTL_SECONDS) {
@@ -124,6 +134,10 @@ export interface Config {
   auditRetentionDays: number;
   /** How often buffered audit events and last-used times are written. */
   flushIntervalMs: number;
+  /** Verified credentials kept per process; changes reach every process by NOTIFY, the TTL is a safety net. */
+  credentialCache: { ttlMs: number; maxEntries: number };
+  /** Processes sharing the port (node:cluster); more than one needs DATABASE_URL. */
+  workers: number;
   logLevel: string;
 }
 
@@ -179,6 +193,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     expiringSoonDays: e.EXPIRING_SOON_DAYS,
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    credentialCache: { ttlMs: e.CREDENTIAL_CACHE_TTL_SECONDS * 1000, maxEntries: e.CREDENTIAL_CACHE_MAX_ENTRIES },
+    workers: e.WORKERS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,9 +1,13 @@
-import pino from 'pino';
-import { ConfigError, loadConfig } from './config';
+import cluster from 'node:cluster';
+import pino, { type Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config';
 import { openService } from './service';
+import { KeyStore } from './tokens/key-store';
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
@@ -14,10 +18,23 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = pino({ level: config.logLevel });
+  if (config.workers > 1 && cluster.isPrimary) await runPrimary(config, logger);
+  else await runServer(config, logger);
+}
+
+/** One process serving HTTP: the whole service, or one worker of several. */
+async function runServer(config: Config, logger: Logger): Promise<void> {
   const service = await openService(config, { logger });
   const url = await service.listen();
   logger.info(
-    { url, issuer: config.issuer, database: service.database.kind, alg: config.signingAlg, kid: service.keys.signingKey().kid },
+    {
+      url,
+      issuer: config.issuer,
+      database: service.database.kind,
+      alg: config.signingAlg,
+      kid: service.keys.signingKey().kid,
+      ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
+    },
     'token service listening',
   );
 
@@ -26,13 +43,47 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => process.exit(1), 10_000);
+    const deadline = setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     await service.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/**
+ * WORKERS=N: N processes share the port (node:cluster). The primary serves nothing: it makes sure a signing
+ * key exists before any worker starts (so all of them sign with the same one), restarts a worker that dies,
+ * and passes SIGTERM/SIGINT on, waiting for every worker to drain and flush.
+ */
+async function runPrimary(config: Config, logger: Logger): Promise<void> {
+  await KeyStore.open(config.keysDir, config.signingAlg);
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let i = 0; i < config.workers; i++) fork();
+  logger.info({ workers: config.workers }, 'started workers');
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    logger.error({ worker: worker.id, code, signal }, 'worker exited; starting another');
+    setTimeout(fork, 1000).unref();
+  });
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down workers');
+    const workers = Object.values(cluster.workers ?? {});
+    if (workers.length === 0) process.exit(0);
+    for (const worker of workers) worker?.process.kill(signal);
+    setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS + 2000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch((error: unknown) => {

@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
 import { bootstrapAdmin } from './accounts/bootstrap-admin';
 import type { AccountsContext } from './accounts/context';
+import { CredentialCache } from './accounts/credential-cache';
 import { LastUsedTracker } from './accounts/last-used';
 import { PasswordHasher } from './accounts/password-hasher';
 import { createApp } from './app';
@@ -51,10 +52,13 @@ export async function openService(config: Config, options: ServiceOptions = {}):
     options.database ?? (await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   await database.migrate();
   const keys = await KeyStore.open(config.keysDir, config.signingAlg, clock);
+  const credentials = new CredentialCache(config.credentialCache, logger);
+  await credentials.attach(database);
   const accounts: AccountsContext = {
     db: database.db,
     clock,
     hasher: new PasswordHasher(config.argon2),
+    credentials,
     settings: {
       secretTtlDays: config.secretTtlDays,
       maxActiveSecrets: config.maxActiveSecrets,
@@ -125,6 +129,7 @@ export async function openService(config: Config, options: ServiceOptions = {}):
         if ('closeAllConnections' in s) s.closeAllConnections();
       }
       await flush().catch(logFailure('final flush'));
+      await credentials.detach().catch(logFailure('unlisten'));
       if (!options.database) await database.close();
     },
   };

@@ -115,6 +115,23 @@ describe.each(DATABASE_KINDS)('discovery and JWKS (%s)', (kind) => {
       expect(again.body.scopes_supported).toEqual(expect.arrayContaining([uniqueScope, laterScope]));
     });
 
+    it('carries an ETag: a revalidation gets 304 until an account change alters the document', async () => {
+      const first = await h.fetch('/.well-known/oauth-authorization-server');
+      const etag = first.headers.get('etag');
+      expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+      const unchanged = await h.fetch('/.well-known/oauth-authorization-server', { headers: { 'if-none-match': etag! } });
+      expect(unchanged.status).toBe(304);
+      expect(unchanged.text).toBe('');
+      expect(unchanged.headers.get('etag')).toBe(etag);
+
+      const newScope = `${uniqueName('ledger')}:read`;
+      await h.createAccount({ scopes: [newScope] });
+      const changed = await h.fetch('/.well-known/oauth-authorization-server', { headers: { 'if-none-match': etag! } });
+      expect(changed.status).toBe(200);
+      expect(changed.body.scopes_supported).toContain(newScope);
+      expect(changed.headers.get('etag')).not.toBe(etag);
+    });
+
     it('serves the same document at /.well-known/openid-configuration', async () => {
       const [a, b] = await Promise.all([
         h.fetch('/.well-known/oauth-authorization-server'),
@@ -128,6 +145,20 @@ describe.each(DATABASE_KINDS)('discovery and JWKS (%s)', (kind) => {
   });
 
   describe('JWKS', () => {
+    it('answers a revalidation with its ETag by 304 and no body; a stale or weak-matching tag as HTTP says', async () => {
+      const first = await h.fetch('/.well-known/jwks.json');
+      const etag = first.headers.get('etag')!;
+      expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+      for (const header of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+        const res = await h.fetch('/.well-known/jwks.json', { headers: { 'if-none-match': header } });
+        expect(res.status).toBe(304);
+        expect(res.text).toBe('');
+      }
+      const stale = await h.fetch('/.well-known/jwks.json', { headers: { 'if-none-match': '"not-the-current-one"' } });
+      expect(stale.status).toBe(200);
+      expect(stale.body).toEqual(first.body);
+    });
+
     it('is cacheable for JWKS_MAX_AGE_SECONDS (300 by default)', async () => {
       const res = await h.fetch('/.well-known/jwks.json');
       expect(res.status).toBe(200);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_KINDS, freshDatabase, type TestDatabase } from './support/database';
+import { DATABASE_KINDS, freshDatabase, secondConnection, type TestDatabase } from './support/database';
 import { startTestService, TestClock, type TestService } from './support/service';
 
 const grant = { grant_type: 'client_credentials' };
@@ -88,19 +88,23 @@ describe.each(DATABASE_KINDS)('two instances sharing one database (%s)', (kind) 
   let database: TestDatabase;
   let a: TestService;
   let b: TestService;
+  let bDatabase: TestDatabase;
   beforeAll(async () => {
     database = await freshDatabase(kind);
+    bDatabase = await secondConnection(database);
     a = await startTestService(kind, {}, { database });
-    // Instances behind one load balancer share the issuer, the keys and the database.
+    // Instances behind one load balancer share the issuer, the keys and the database (on PostgreSQL, each
+    // through its own connections).
     b = await startTestService(
       kind,
       { ISSUER: a.config.issuer },
-      { database, keysDir: a.config.keysDir, adminSecret: a.adminSecret },
+      { database: bDatabase, keysDir: a.config.keysDir, adminSecret: a.adminSecret },
     );
   });
   afterAll(async () => {
     await a?.close();
     await b?.close();
+    await bDatabase?.destroy();
     await database?.destroy();
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, exists, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
+import { changeAccount } from './account-changes';
 import type { AccountsContext } from './context';
 import { decodeCursor, encodeCursor } from './cursor';
 import { ConflictError, NotFoundError, isUuid, uniqueViolation } from './errors';
@@ -61,7 +62,8 @@ export async function createAccount(
     lastUsedIp: null,
   };
   try {
-    await ctx.db.transaction(async (tx) => {
+    // Announced too: documents derived from every account (the metadata's scopes_supported) are refreshed.
+    await changeAccount(ctx, id, async (tx) => {
       await tx.insert(serviceAccounts).values(row);
       await tx.insert(clientSecrets).values(secret.row);
     });
@@ -175,11 +177,13 @@ export async function updateAccount(ctx: AccountsContext, id: string, patch: Acc
   if (patch.status !== undefined) changes.status = patch.status;
   let updated: ServiceAccountRow | undefined;
   try {
-    [updated] = await ctx.db
-      .update(serviceAccounts)
-      .set(changes)
-      .where(and(eq(serviceAccounts.id, id), sql`${serviceAccounts.status} <> 'revoked'`))
-      .returning();
+    [updated] = await changeAccount(ctx, id, (tx) =>
+      tx
+        .update(serviceAccounts)
+        .set(changes)
+        .where(and(eq(serviceAccounts.id, id), sql`${serviceAccounts.status} <> 'revoked'`))
+        .returning(),
+    );
   } catch (error) {
     throw conflictOr(error);
   }
@@ -191,14 +195,11 @@ export async function updateAccount(ctx: AccountsContext, id: string, patch: Acc
 /** Revokes an account for good: no secret of it will ever get a token again. */
 export async function revokeAccount(ctx: AccountsContext, id: string): Promise<AccountWithSecrets> {
   await findAccount(ctx, id);
-  const [account] = await ctx.db
-    .update(serviceAccounts)
-    .set({ status: 'revoked', updatedAt: ctx.clock() })
-    .where(eq(serviceAccounts.id, id))
-    .returning();
+  const [account] = await changeAccount(ctx, id, (tx) =>
+    tx.update(serviceAccounts).set({ status: 'revoked', updatedAt: ctx.clock() }).where(eq(serviceAccounts.id, id)).returning(),
+  );
   if (!account) throw new NotFoundError('service account');
   const secrets = await secretsOf(ctx, [id]);
-  for (const s of secrets.get(id) ?? []) ctx.hasher.forget(s.id);
   return { account, secrets: secrets.get(id) ?? [] };
 }
 
@@ -208,10 +209,12 @@ export async function deleteAccount(
   id: string,
 ): Promise<Pick<ServiceAccountRow, 'id' | 'clientId' | 'name'>> {
   if (!isUuid(id)) throw new NotFoundError('service account');
-  const [deleted] = await ctx.db
-    .delete(serviceAccounts)
-    .where(eq(serviceAccounts.id, id))
-    .returning({ id: serviceAccounts.id, clientId: serviceAccounts.clientId, name: serviceAccounts.name });
+  const [deleted] = await changeAccount(ctx, id, (tx) =>
+    tx
+      .delete(serviceAccounts)
+      .where(eq(serviceAccounts.id, id))
+      .returning({ id: serviceAccounts.id, clientId: serviceAccounts.clientId, name: serviceAccounts.name }),
+  );
   if (!deleted) throw new NotFoundError('service account');
   return deleted;
 }

@@ -1,6 +1,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import type { AccountsContext } from './context';
+import { CredentialCache } from './credential-cache';
 import { secretIdOf } from './secret-format';
 
 /** Why a client authentication failed. Clients only ever see `invalid_client`; the audit trail sees this. */
@@ -18,10 +19,11 @@ export type ClientAuthResult =
   | { ok: false; reason: AuthFailureReason; clientId: string; accountId?: string | undefined; secretId?: string | undefined };
 
 /**
- * Checks a client_id and secret. Costs one indexed query and at most one argon2 verify (skipped when this
- * process verified the same secret recently); an unknown client costs the same argon2 work as a wrong
- * secret. The status of the account and secret is read from the database on every call, so a disable or
- * revoke takes effect on the very next request on every instance.
+ * Checks a client_id and secret. A credential this process verified recently is answered from the
+ * credential cache: no database round trip, no argon2. Otherwise it costs one indexed query and at most one
+ * argon2 verify; an unknown client costs the same argon2 work as a wrong secret. Status and expiry are
+ * judged on every call, and every change to an account or secret drops the cached rows in every process
+ * (see credential-cache.ts), so a disable or revoke takes effect on the very next request everywhere.
  */
 export async function authenticateClient(
   ctx: AccountsContext,
@@ -29,6 +31,11 @@ export async function authenticateClient(
   presented: string,
 ): Promise<ClientAuthResult> {
   const secretId = secretIdOf(presented);
+  const key = CredentialCache.keyOf(secretId, clientId);
+  const cached = ctx.credentials.get(key, presented);
+  if (cached && cached.account.clientId === clientId) return judge(ctx, cached.account, cached.secret);
+
+  const epoch = ctx.credentials.epoch;
   const [found] = await ctx.db
     .select({ account: serviceAccounts, secret: clientSecrets })
     .from(serviceAccounts)
@@ -42,22 +49,28 @@ export async function authenticateClient(
     .orderBy(desc(clientSecrets.createdAt))
     .limit(1);
 
+  if (!found?.secret) {
+    await ctx.hasher.burn(presented);
+    return { ok: false, reason: found ? 'bad_secret' : 'unknown_client', clientId, accountId: found?.account.id };
+  }
+  const { account, secret } = found;
+  if (!(await ctx.hasher.verify(secret.hash, presented, secret.id))) {
+    return { ok: false, reason: 'bad_secret', clientId, accountId: account.id, secretId: secret.id };
+  }
+  // Genuine, whatever its state: cached, so that a client retrying with a disabled secret costs no argon2.
+  ctx.credentials.set(key, presented, { account, secret }, epoch);
+  return judge(ctx, account, secret);
+}
+
+/** The states of a genuine credential, most permanent first. */
+function judge(ctx: AccountsContext, account: ServiceAccountRow, secret: ClientSecretRow): ClientAuthResult {
   const fail = (reason: AuthFailureReason): ClientAuthResult => ({
     ok: false,
     reason,
-    clientId,
-    accountId: found?.account.id,
-    secretId: found?.secret?.id,
+    clientId: account.clientId,
+    accountId: account.id,
+    secretId: secret.id,
   });
-
-  if (!found?.secret) {
-    await ctx.hasher.burn(presented);
-    return fail(found ? 'bad_secret' : 'unknown_client');
-  }
-  const { account, secret } = found;
-  if (!(await ctx.hasher.verify(secret.hash, presented, secret.id))) return fail('bad_secret');
-
-  // The secret is genuine; now the states, most permanent first.
   if (account.status === 'revoked') return fail('account_revoked');
   if (secret.status === 'revoked') return fail('secret_revoked');
   if (account.status === 'disabled') return fail('account_disabled');

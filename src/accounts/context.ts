@@ -1,4 +1,5 @@
 import type { Database } from '../db/connect';
+import type { CredentialCache } from './credential-cache';
 import type { PasswordHasher } from './password-hasher';
 
 /** What the account domain needs, passed in explicitly so tests can bring a fresh database and a fake clock. */
@@ -6,6 +7,8 @@ export interface AccountsContext {
   db: Database;
   clock: () => Date;
   hasher: PasswordHasher;
+  /** Verified credentials of this process; every change to an account is announced through it. */
+  credentials: CredentialCache;
   settings: {
     /** Default lifetime of a new secret. */
     secretTtlDays: number;
@@ -15,3 +18,6 @@ export interface AccountsContext {
     expiringSoonDays: number;
   };
 }
+
+/** A transaction of the accounts database. */
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];

@@ -59,10 +59,6 @@ export class PasswordHasher {
     await this.verify(await this.dummyHash, plaintext);
   }
 
-  forget(memoKey: string): void {
-    this.verified.delete(memoKey);
-  }
-
   private remember(key: string, hash: string, digest: Buffer): void {
     this.verified.delete(key);
     this.verified.set(key, { hash, digest });

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, gt, lt, ne, or, type SQL } from 'drizzle-orm';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
-import type { AccountsContext } from './context';
+import { changeAccount } from './account-changes';
+import type { AccountsContext, Tx } from './context';
 import { decodeCursor, encodeCursor } from './cursor';
 import { ConflictError, InvalidFieldsError, NotFoundError, isUuid } from './errors';
 import {
@@ -10,6 +11,9 @@ import {
   type SecretStateFilter,
 } from './secret-filters';
 import { generateSecret } from './secret-format';
+
+/** The latest instant a timestamp column holds as a four-digit year: later dates are refused, not stored. */
+const LATEST_EXPIRY = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export type SecretState = 'active' | 'disabled' | 'revoked' | 'expired';
 
@@ -41,6 +45,9 @@ export async function prepareSecret(
   const expiresAt = input.expiresAt ?? new Date(now.getTime() + ctx.settings.secretTtlDays * 86_400_000);
   if (expiresAt.getTime() <= now.getTime()) {
     throw new InvalidFieldsError([{ field: 'expires_at', message: 'must be in the future' }]);
+  }
+  if (expiresAt.getTime() > LATEST_EXPIRY) {
+    throw new InvalidFieldsError([{ field: 'expires_at', message: 'must be no later than 9999-12-31T23:59:59Z' }]);
   }
   const generated = generateSecret();
   const plaintext = input.supplied ?? generated.plaintext;
@@ -172,7 +179,7 @@ export async function setSecretStatus(
 ): Promise<ClientSecretRow> {
   const current = await requireSecret(ctx, accountId, secretId);
   if (current.status === 'revoked') throw new ConflictError('the secret is revoked; revocation is permanent');
-  return ctx.db.transaction(async (tx) => {
+  return changeAccount(ctx, accountId, async (tx) => {
     if (status === 'active' && current.status !== 'active') await lockUsableAccount(ctx, tx, accountId);
     const [row] = await tx
       .update(clientSecrets)
@@ -185,8 +192,6 @@ export async function setSecretStatus(
     return row;
   });
 }
-
-type Tx = Parameters<Parameters<AccountsContext['db']['transaction']>[0]>[0];
 
 /**
  * Locks the account row for the rest of the transaction and checks that it may gain one more usable secret:
@@ -218,13 +223,16 @@ async function lockUsableAccount(ctx: AccountsContext, tx: Tx, accountId: string
 }
 
 /** Revokes a secret for good. Revoking twice is harmless. */
-export async function revokeSecret(ctx: AccountsContext, accountId: string, secretId: string): Promise<void> {
-  await requireSecret(ctx, accountId, secretId);
-  await ctx.db
-    .update(clientSecrets)
-    .set({ status: 'revoked', updatedAt: ctx.clock() })
-    .where(and(eq(clientSecrets.id, secretId), eq(clientSecrets.accountId, accountId)));
-  ctx.hasher.forget(secretId);
+export async function revokeSecret(ctx: AccountsContext, accountId: string, secretId: string): Promise<ClientSecretRow> {
+  const current = await requireSecret(ctx, accountId, secretId);
+  const [row] = await changeAccount(ctx, accountId, (tx) =>
+    tx
+      .update(clientSecrets)
+      .set({ status: 'revoked', updatedAt: ctx.clock() })
+      .where(and(eq(clientSecrets.id, secretId), eq(clientSecrets.accountId, accountId)))
+      .returning(),
+  );
+  return row ?? current;
 }
 
 async function requireAccount(ctx: AccountsContext, accountId: string): Promise<void> {

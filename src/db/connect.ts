@@ -5,6 +5,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
+import { listenPostgres, type ListenCallbacks } from './postgres-listener';
 import * as schema from './schema';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -14,6 +15,13 @@ export interface DatabaseHandle {
   kind: 'pglite' | 'postgres';
   /** Applies the committed drizzle/ migrations; safe when several instances start at once. */
   migrate(): Promise<void>;
+  /**
+   * LISTEN on a channel (NOTIFY is sent with pg_notify inside the transaction it announces). `onListen` runs
+   * whenever the listening connection is (re)established, `onLost` when it drops: notifications sent in
+   * between are lost, and the caller must assume anything changed. Resolves with a function that stops
+   * listening.
+   */
+  listen(channel: string, callbacks: ListenCallbacks): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -53,6 +61,12 @@ async function connectPglite(dataDir: string): Promise<DatabaseHandle> {
       const { migrate } = await import('drizzle-orm/pglite/migrator');
       await migrate(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
     },
+    async listen(channel, callbacks) {
+      // In-process: the listener never loses its connection.
+      const stop = await client.listen(channel, callbacks.onMessage);
+      callbacks.onListen();
+      return () => stop();
+    },
     async close() {
       try {
         await client.close();
@@ -82,6 +96,7 @@ async function connectPostgres(url: string, max: number): Promise<DatabaseHandle
         await single.end({ timeout: 5 });
       }
     },
+    listen: (channel, callbacks) => listenPostgres(url, channel, callbacks),
     async close() {
       await client.end({ timeout: 5 });
     },

@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { serviceAccounts } from '../db/schema';
 import { authorizationServerMetadata } from './discovery';
 import { OAuthError, RequestTooLarge, oauthErrorBody } from './errors';
+import { CachedDocument } from '../http/cached-document';
 import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
 import { handleTokenRequest, type TokenEndpointDeps } from './token-endpoint';
@@ -48,22 +49,23 @@ export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
     Response.json({ error: 'invalid_request', error_description: 'use POST' }, { status: 405, headers: { Allow: 'POST' } }),
   );
 
-  app.get('/.well-known/jwks.json', (c) =>
-    c.json(deps.keys.jwks(), 200, { 'Cache-Control': `public, max-age=${deps.jwksMaxAgeSeconds}` }),
-  );
+  const cacheControl = `public, max-age=${deps.jwksMaxAgeSeconds}`;
+  const jwks = new CachedDocument(() => deps.keys.jwks(), cacheControl);
+  app.get('/.well-known/jwks.json', (c) => jwks.respond(c.req.header('if-none-match')));
 
-  const metadata = async () => {
+  // scopes_supported comes from the accounts: rebuilt after any account change, on every instance.
+  const metadata = new CachedDocument(async () => {
     const rows = await deps.accounts.db
       .selectDistinct({ scope: sql<string>`unnest(${serviceAccounts.scopes})` })
       .from(serviceAccounts);
-    const doc = authorizationServerMetadata(
+    return authorizationServerMetadata(
       { issuer: deps.settings.issuer, signingAlgs: deps.keys.algorithms },
       rows.map((r) => r.scope),
     );
-    return Response.json(doc, { headers: { 'Cache-Control': `public, max-age=${deps.jwksMaxAgeSeconds}` } });
-  };
-  app.get('/.well-known/oauth-authorization-server', metadata);
-  app.get('/.well-known/openid-configuration', metadata);
+  }, cacheControl);
+  deps.accounts.credentials.onInvalidate(() => metadata.invalidate());
+  app.get('/.well-known/oauth-authorization-server', (c) => metadata.respond(c.req.header('if-none-match')));
+  app.get('/.well-known/openid-configuration', (c) => metadata.respond(c.req.header('if-none-match')));
 
   return app;
 }

@@ -41,3 +41,14 @@ export async function freshDatabase(kind: DatabaseKind): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * A second instance's own connection to `database`: a new pool (and LISTEN connection) on PostgreSQL, as a
+ * second process would have; on PGlite the same handle, since one process owns an embedded database.
+ * `destroy` closes that connection only.
+ */
+export async function secondConnection(database: TestDatabase): Promise<TestDatabase> {
+  if (!database.url) return { ...database, destroy: async () => {} };
+  const handle = await connectDatabase({ databaseUrl: database.url, maxConnections: 5 });
+  return { handle, url: database.url, destroy: () => handle.close() };
+}

@@ -1,0 +1,208 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DatabaseHandle } from '../db/connect';
+import type { ClientSecretRow, ServiceAccountRow } from '../db/schema';
+
+export interface CachedCredential {
+  account: ServiceAccountRow;
+  secret: ClientSecretRow;
+}
+
+interface Entry extends CachedCredential {
+  digest: Buffer;
+  expiresAt: number;
+}
+
+export interface CredentialCacheOptions {
+  /** Safety net only: every change reaches every instance through NOTIFY at once. */
+  ttlMs: number;
+  maxEntries: number;
+}
+
+/** A change about to be committed: NOTIFY `payload` on `channel` in the same transaction, then await `seen`. */
+export interface Announcement {
+  channel: string;
+  payload: string;
+  /** Resolves once this process has received its own notification back (or after a timeout). */
+  seen(): Promise<void>;
+}
+
+export const ACCOUNT_CHANGES_CHANNEL = 'account_changes';
+const ECHO_TIMEOUT_MS = 2000;
+
+/**
+ * Credentials this process has verified recently: the secret's id (or, for an operator-supplied secret, the
+ * client_id) and a SHA-256 of the presented value → the account and secret rows. A hit costs no database
+ * round trip and no argon2; the caller still checks status and expiry of the cached rows on every request.
+ *
+ * Every change to an account or its secrets sends a NOTIFY in the transaction that makes it (see
+ * `announce`), so the notification exists if and only if the change committed. Each process drops that
+ * account's entries when the notification arrives; the admin call returns once its own process has seen it,
+ * i.e. once PostgreSQL has dispatched it to every listener. An epoch guards the race where a request read
+ * the rows before a change and would cache them after it. If the LISTEN connection is re-established,
+ * notifications may have been missed: everything is dropped. The TTL is only a safety net.
+ */
+export class CredentialCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byAccount = new Map<string, Set<string>>();
+  private readonly instance = randomBytes(6).toString('hex');
+  private readonly echoes = new Map<number, () => void>();
+  private readonly listeners: Array<(accountId: string | undefined) => void> = [];
+  private sequence = 0;
+  private stopListening: (() => Promise<void>) | undefined;
+  /** The cache is used only while changes are being received. */
+  private listening = false;
+  /** Incremented by every invalidation; an entry read before one is not stored after it. */
+  epoch = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly options: CredentialCacheOptions,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Subscribes to changes made by every process on the database. */
+  async attach(database: DatabaseHandle): Promise<void> {
+    this.stopListening = await database.listen(ACCOUNT_CHANGES_CHANNEL, {
+      onMessage: (payload) => this.onNotification(payload),
+      onListen: () => {
+        this.listening = true;
+        this.invalidate(undefined);
+      },
+      onLost: () => {
+        // Changes made meanwhile would go unseen: answer nothing from the cache until we listen again.
+        this.listening = false;
+        this.invalidate(undefined);
+        for (const resolve of this.echoes.values()) resolve();
+        this.echoes.clear();
+      },
+    });
+  }
+
+  async detach(): Promise<void> {
+    const stop = this.stopListening;
+    this.stopListening = undefined;
+    this.listening = false;
+    await stop?.();
+    for (const resolve of this.echoes.values()) resolve();
+    this.echoes.clear();
+  }
+
+  /** Called with the account id on each change, and with undefined when anything may have changed. */
+  onInvalidate(listener: (accountId: string | undefined) => void): void {
+    this.listeners.push(listener);
+  }
+
+  static keyOf(secretId: string | undefined, clientId: string): string {
+    return secretId ?? `client:${clientId}`;
+  }
+
+  get(key: string, presented: string): CachedCredential | undefined {
+    const entry = this.listening ? this.entries.get(key) : undefined;
+    if (!entry || entry.expiresAt <= performance.now() || !timingSafeEqual(entry.digest, digestOf(presented))) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    return entry;
+  }
+
+  /** Stores a verified credential, unless an invalidation happened since `epoch` was read. */
+  set(key: string, presented: string, credential: CachedCredential, epoch: number): void {
+    if (epoch !== this.epoch || !this.listening || this.options.ttlMs === 0) return;
+    this.remove(key);
+    if (this.entries.size >= this.options.maxEntries) this.evictOldest();
+    this.entries.set(key, {
+      account: credential.account,
+      secret: credential.secret,
+      digest: digestOf(presented),
+      expiresAt: performance.now() + this.options.ttlMs,
+    });
+    const keys = this.byAccount.get(credential.account.id) ?? new Set<string>();
+    keys.add(key);
+    this.byAccount.set(credential.account.id, keys);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Whether changes are being received, and so whether the cache is in use. */
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  /**
+   * Prepares the notification of a change to `accountId`. While this process is not listening, it caches
+   * nothing and has no echo to wait for.
+   */
+  announce(accountId: string): Announcement {
+    if (!this.listening) {
+      return { channel: ACCOUNT_CHANGES_CHANNEL, payload: `-:0:${accountId}`, seen: async () => this.invalidate(accountId) };
+    }
+    const seq = ++this.sequence;
+    const seen = new Promise<void>((resolve) => this.echoes.set(seq, resolve));
+    return {
+      channel: ACCOUNT_CHANGES_CHANNEL,
+      payload: `${this.instance}:${seq}:${accountId}`,
+      seen: async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            // Our own LISTEN connection is late or down: drop everything here, to be safe.
+            this.logger?.warn({ account_id: accountId }, 'account change notification not echoed in time');
+            this.invalidate(undefined);
+            resolve();
+          }, ECHO_TIMEOUT_MS);
+          timer.unref();
+        });
+        await Promise.race([seen, timedOut]);
+        clearTimeout(timer);
+        this.echoes.delete(seq);
+      },
+    };
+  }
+
+  /** A change that was not committed: stop waiting for its echo. */
+  abandon(announcement: Announcement): void {
+    const seq = Number(announcement.payload.split(':')[1]);
+    this.echoes.get(seq)?.();
+    this.echoes.delete(seq);
+  }
+
+  private invalidate(accountId: string | undefined): void {
+    this.epoch++;
+    if (accountId === undefined) {
+      this.entries.clear();
+      this.byAccount.clear();
+    } else {
+      for (const key of this.byAccount.get(accountId) ?? []) this.entries.delete(key);
+      this.byAccount.delete(accountId);
+    }
+    for (const listener of this.listeners) listener(accountId);
+  }
+
+  private onNotification(payload: string): void {
+    const [instance, seq, accountId] = payload.split(':');
+    this.invalidate(accountId || undefined);
+    if (instance === this.instance) {
+      this.echoes.get(Number(seq))?.();
+      this.echoes.delete(Number(seq));
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.byAccount.get(entry.account.id)?.delete(key);
+  }
+
+  private evictOldest(): void {
+    const oldest = this.entries.keys().next().value;
+    if (oldest !== undefined) this.remove(oldest);
+  }
+}
+
+const digestOf = (presented: string) => createHash('sha256').update(presented).digest();
