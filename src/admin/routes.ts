@@ -152,7 +152,12 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
   app.post('/service-accounts/:id/revoke', requireScope(ADMIN_SCOPES.update), async (c) => {
     const revoked = await revokeAccount(ctx, c.req.param('id'));
     const { account } = revoked;
-    await audited(c, 200, { action: 'service_account.revoked', accountId: account.id, clientId: account.clientId });
+    await audited(c, 200, {
+      action: 'service_account.revoked',
+      accountId: account.id,
+      clientId: account.clientId,
+      details: { name: account.name },
+    });
     return c.json(view(revoked));
   });
 
@@ -214,8 +219,8 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
   app.delete('/service-accounts/:id/secrets/:secretId', requireScope(ADMIN_SCOPES.update), async (c) => {
     const accountId = c.req.param('id');
     const secretId = c.req.param('secretId');
-    await revokeSecret(ctx, accountId, secretId);
-    await audited(c, 204, { action: 'secret.revoked', accountId, secretId });
+    const row = await revokeSecret(ctx, accountId, secretId);
+    await audited(c, 204, { action: 'secret.revoked', accountId, secretId, details: { prefix: row.prefix } });
     return c.body(null, 204);
   });
 

@@ -50,7 +50,12 @@ export interface TokenResult {
 }
 
 /** Why a token request was refused, beyond what the client is told. */
-export type DenialReason = AuthFailureReason | 'ip_not_allowed' | 'rate_limited' | 'too_many_failures';
+export type DenialReason =
+  | AuthFailureReason
+  | 'malformed_credentials'
+  | 'ip_not_allowed'
+  | 'rate_limited'
+  | 'too_many_failures';
 
 /** What the audit trail learns about a request as it goes. */
 interface Trail {
@@ -73,7 +78,8 @@ export async function handleTokenRequest(deps: TokenEndpointDeps, input: TokenRe
     return result;
   } catch (error) {
     if (error instanceof OAuthError) {
-      trail.reason ??= error.error as DenialReason;
+      // An invalid_client with no reason yet: the credentials were missing or could not be parsed.
+      trail.reason ??= error instanceof InvalidClient ? 'malformed_credentials' : (error.error as DenialReason);
       record(deps, input, trail, 'token.denied', error.status, trail.requested);
     }
     throw error;
