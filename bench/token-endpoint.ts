@@ -1,26 +1,36 @@
 /**
- * `npm run bench`: load on POST /oauth/token, reported as RATIOS against baselines measured in the same run.
+ * `npm run bench`: load on POST /oauth/token, reported as RATIOS against baselines measured in the same run,
+ * plus the service's memory with many accounts and the admin list pages on a large database.
  *
  *   floor          bench/floor-server.ts: node:http + URLSearchParams + jose signing the same claims; no client
  *                  authentication, no database, no framework. What signing a token costs on this machine.
  *   oidc-provider  bench/peer-server.ts: panva's oidc-provider, client_credentials + client_secret_basic + RFC 8707
  *                  resource, JWT access tokens with the same alg. What a mature server spends on the same job.
- *   ours warm      src/main.ts as a child process; the same valid client_secret_basic credentials every request
- *                  (argon2 skipped by the per-process memo; one database read per request).
+ *   ours warm      src/main.ts as a child process, BENCH_ACCOUNTS accounts seeded into its database; the same
+ *                  valid client_secret_basic credentials every request (answered from the credential cache).
  *   ours failure   a valid client_id with a wrong secret every request (argon2id verify, then 401).
  *   ours cold      a different, never verified secret every request (argon2id verify, then a token).
+ *   memory         in the RS256 run: the service process's VmRSS when idle, after the warm load, after each
+ *                  seeded account authenticated once (all of them cached), and at the end.
+ *   admin lists    src/main.ts on a database of BENCH_SCALE_ACCOUNTS seeded accounts: sequential requests to the
+ *                  list pages (bench/admin-lists.ts).
  *
- * Every server runs in its own child process; autocannon runs in this one. Nothing here is a pass/fail timing
- * assertion: absolute numbers depend on the machine (and on autocannon sharing its cores), the ratios much less.
+ * Accounts are seeded with SQL by bench/seed-accounts.ts before the service starts (bench/seed-plan.ts says
+ * what they look like). Every server runs in its own child process; autocannon runs in this one. Nothing here
+ * is a pass/fail timing assertion: absolute numbers depend on the machine (and on autocannon sharing its
+ * cores), the ratios much less; the issue-4 targets are judged in the report, never by the exit code.
  *
  * Env: BENCH_DURATION_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_WARMUP_SECONDS (2),
- *      BENCH_COLD_MAX_ACCOUNTS (3000), BENCH_DATABASE_URL (a PostgreSQL server where a throw-away database may be
- *      created and dropped; adds the "ours" scenarios on PostgreSQL).
- * Output: a table on stdout and the same as JSON in bench/results/latest.json.
+ *      BENCH_COLD_MAX_ACCOUNTS (3000), BENCH_ACCOUNTS (10000), BENCH_SCALE_ACCOUNTS (100000; 0 skips),
+ *      BENCH_ADMIN_REQUESTS (30), BENCH_MARKDOWN (BENCHMARKS.md; another path, or 0 for none),
+ *      BENCH_DATABASE_URL (a PostgreSQL server where throw-away databases may be created and dropped; adds
+ *      every "ours" part on PostgreSQL).
+ * Output: a table on stdout, everything as JSON in bench/results/latest.json, and the results section of
+ * BENCHMARKS.md (between its markers; the hand-written notes below them are kept).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -28,6 +38,23 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
+import { measureAdminLists } from './admin-lists';
+import { cpuSnapshot, othersCpuPercent } from './cpu-contention';
+import { processMemory } from './process-memory';
+import {
+  writeBenchmarksMarkdown,
+  type Alg,
+  type BenchReport,
+  type DbKind,
+  type MemoryReport,
+  type PathKind,
+  type Role,
+  type Sample,
+  type ScaleReport,
+  type Scenario,
+  type SeedResult,
+} from './report';
+import { expectedTokenStatus, seededClientId } from './seed-plan';
 
 // ---------------------------------------------------------------------------------------------- settings
 
@@ -45,15 +72,20 @@ const DURATION = intEnv('BENCH_DURATION_SECONDS', 10, 1, 600);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 32, 1, 1000);
 const WARMUP = intEnv('BENCH_WARMUP_SECONDS', 2, 0, 60);
 const COLD_MAX_ACCOUNTS = intEnv('BENCH_COLD_MAX_ACCOUNTS', 3000, 10, 100_000);
+/** Seeded (SQL, not the admin API) into every database the token endpoint is measured on. */
+const ACCOUNTS = intEnv('BENCH_ACCOUNTS', 10_000, 0, 1_000_000);
+/** Seeded into the database the admin list pages are measured on; 0 skips that part. */
+const SCALE_ACCOUNTS = intEnv('BENCH_SCALE_ACCOUNTS', 100_000, 0, 1_000_000);
+const ADMIN_REQUESTS = intEnv('BENCH_ADMIN_REQUESTS', 30, 1, 1000);
 const DATABASE_SERVER_URL = process.env.BENCH_DATABASE_URL?.trim() || undefined;
+/** Where the results are written as Markdown (between two markers): BENCHMARKS.md, another path, or 0 for nowhere. */
+const MARKDOWN_SETTING = process.env.BENCH_MARKDOWN?.trim() || 'BENCHMARKS.md';
 
-const ALGS = ['RS256', 'ES256'] as const;
-type Alg = (typeof ALGS)[number];
-type DbKind = 'pglite' | 'postgres';
+const ALGS = ['RS256', 'ES256'] as const satisfies readonly Alg[];
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const RESULTS_FILE = join(ROOT, 'bench', 'results', 'latest.json');
+const MARKDOWN_FILE = MARKDOWN_SETTING === '0' ? undefined : resolve(ROOT, MARKDOWN_SETTING);
 
 const SCOPE = 'api:read';
 const RESOURCE = 'https://api.example.com';
@@ -67,7 +99,24 @@ const SERVICE_VARS = [
   'MAX_TOKEN_TTL_SECONDS', 'DEFAULT_AUDIENCE', 'ADMIN_AUDIENCE', 'SECRET_TTL_DAYS', 'MAX_ACTIVE_SECRETS',
   'JWKS_MAX_AGE_SECONDS', 'BODY_LIMIT_BYTES', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM',
   'ARGON2_MAX_CONCURRENCY', 'BOOTSTRAP_ADMIN_CLIENT_ID', 'BOOTSTRAP_ADMIN_CLIENT_SECRET', 'LOG_LEVEL',
+  'RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_STORE', 'BRUTE_FORCE_MAX_FAILURES', 'BRUTE_FORCE_MAX_FAILURES_PER_IP',
+  'BRUTE_FORCE_WINDOW_SECONDS', 'BRUTE_FORCE_BLOCK_SECONDS', 'TRUST_PROXY', 'EXPIRING_SOON_DAYS',
+  'AUDIT_RETENTION_DAYS', 'FLUSH_INTERVAL_MS', 'CREDENTIAL_CACHE_TTL_SECONDS', 'CREDENTIAL_CACHE_MAX_ENTRIES',
+  'WORKERS',
 ];
+
+/**
+ * The protections stay on (every request still passes the rate limiter and the brute-force guard), with
+ * thresholds the load cannot reach: otherwise the warm path would measure 429 answers after 600 requests a
+ * minute, and the failure path blocks after 10 wrong secrets.
+ */
+const SERVICE_LIMITS: Record<string, string> = {
+  RATE_LIMIT_PER_MINUTE: '1000000',
+  BRUTE_FORCE_MAX_FAILURES: '10000',
+  BRUTE_FORCE_MAX_FAILURES_PER_IP: '1000000',
+  BRUTE_FORCE_WINDOW_SECONDS: '1',
+  BRUTE_FORCE_BLOCK_SECONDS: '1',
+};
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -173,8 +222,9 @@ function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
 }
 
 /**
- * `tsx <script>` in its own process group (tsx runs the script in a node child of its own), so stopping
- * signals the group: both processes, and nothing we did not start.
+ * `node --import tsx <script>` (as the Dockerfile runs the service: one process, whose RSS is the service's)
+ * in its own process group, so stopping signals the group: the process and anything it started, and nothing
+ * we did not start.
  */
 function startChild(name: string, script: string, env: Record<string, string>): Child {
   notInterrupted();
@@ -182,7 +232,7 @@ function startChild(name: string, script: string, env: Record<string, string>): 
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !SERVICE_VARS.includes(k) && !k.startsWith('BENCH_')) base[k] = v;
   }
-  const proc = spawn(TSX, [script], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...base, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -218,7 +268,7 @@ function startChild(name: string, script: string, env: Record<string, string>): 
           killGroup(pgid, 'SIGKILL');
           await within(exited, 3_000, () => undefined);
         }
-        // tsx's own node child shares the group: make sure nothing of it outlives the wrapper.
+        // Anything the process started shares the group: make sure nothing of it outlives it.
         await sleep(100);
         killGroup(pgid, 'SIGKILL');
         liveGroups.delete(pgid);
@@ -280,11 +330,6 @@ async function postToken(url: string, authorization: string, body = TOKEN_BODY) 
     json = undefined;
   }
   return { status: res.status, text, json };
-}
-
-interface Sample {
-  header: Record<string, unknown>;
-  claims: string[];
 }
 
 /** One request before the load: the expected status, and for a 200 a JWT of the expected alg and typ. */
@@ -351,34 +396,11 @@ function runLoad(spec: LoadSpec): Promise<autocannon.Result> {
   });
 }
 
-type Role = 'floor' | 'oidc-provider' | 'ours';
-type PathKind = 'baseline' | 'warm' | 'failure' | 'cold';
-
-interface Scenario {
-  id: string;
-  role: Role;
-  path: PathKind;
-  alg: Alg;
-  database?: DbKind;
-  expectStatus: number;
-  ok: boolean;
-  error?: string;
-  requests?: number;
-  seconds?: number;
-  rps?: number;
-  latencyMs?: { p50: number; p90: number; p99: number; mean: number; max: number };
-  non2xx?: number;
-  /** Socket errors + timeouts + responses whose status is not `expectStatus`. */
-  errors?: number;
-  transportErrors?: number;
-  timeouts?: number;
-  statusCodes?: Record<string, number>;
-  ratios?: { vsFloor?: number; vsOidcProvider?: number; vsOurWarm?: number };
-  sample?: Sample;
-  notes: string[];
-}
-
 const scenarios: Scenario[] = [];
+const memoryReports: MemoryReport[] = [];
+const scaleReports: ScaleReport[] = [];
+/** `show server_version` per database kind, as the seeding found it. */
+const serverVersions = new Map<DbKind, string>();
 
 function newScenario(role: Role, path: PathKind, alg: Alg, database?: DbKind): Scenario {
   const id = role === 'ours' ? `ours ${database} ${alg} ${path}` : `${role} ${alg}`;
@@ -402,16 +424,27 @@ function record(s: Scenario, r: autocannon.Result): void {
   s.timeouts = r.timeouts;
   s.statusCodes = statusCodes;
   s.errors = r.errors + r.timeouts + (responses - expected);
+  s.loadAverage1m = os.loadavg()[0];
   s.ok = true;
   log(
     `  ${s.id}: ${s.rps.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ` +
-      `statuses ${JSON.stringify(statusCodes)}, errors ${r.errors}, timeouts ${r.timeouts}`,
+      `statuses ${JSON.stringify(statusCodes)}, errors ${r.errors}, timeouts ${r.timeouts}, ` +
+      `other processes ${s.othersCpuPercent ?? '?'}% CPU`,
   );
+}
+
+/** A load, and the CPU other processes of the machine used meanwhile (see cpu-contention.ts). */
+async function loadWatched(s: Scenario, spec: LoadSpec): Promise<autocannon.Result> {
+  const before = cpuSnapshot(liveGroups);
+  const result = await runLoad(spec);
+  const others = othersCpuPercent(before, cpuSnapshot(liveGroups));
+  if (others !== undefined) s.othersCpuPercent = Math.round(others);
+  return result;
 }
 
 async function measure(s: Scenario, spec: Omit<LoadSpec, 'seconds'>, warmup: boolean): Promise<void> {
   if (warmup && WARMUP > 0) await runLoad({ url: spec.url, authorization: spec.authorization, seconds: WARMUP });
-  record(s, await runLoad({ ...spec, seconds: DURATION }));
+  record(s, await loadWatched(s, { ...spec, seconds: DURATION }));
 }
 
 function failed(s: Scenario, error: unknown): void {
@@ -487,6 +520,8 @@ interface OurService {
   tokenUrl: string;
   adminId: string;
   adminSecret: string;
+  /** What was seeded before the service started (none when `seeded.accounts` is 0). */
+  seeded: { accounts: number; base: Date; secret: string; result?: SeedResult };
 }
 
 async function freshPostgresDatabase(serverUrl: string): Promise<string> {
@@ -514,26 +549,77 @@ async function freshPostgresDatabase(serverUrl: string): Promise<string> {
   return url.toString();
 }
 
-async function startOurs(alg: Alg, database: DbKind): Promise<OurService> {
+/** Runs a script to its end (bounded in time); resolves with its last output line. */
+async function runToEnd(name: string, script: string, env: Record<string, string>, timeoutMs: number): Promise<string> {
+  const child = startChild(name, script, env);
+  const finished = await within(child.exited.then(() => true), timeoutMs, () => false);
+  const tail = child.tail();
+  const code = child.proc.exitCode;
+  await child.stop();
+  if (!finished) throw new Error(`${name} did not finish within ${timeoutMs / 1000} s:\n${tail}`);
+  if (code !== 0) throw new Error(`${name} exited with ${code}:\n${tail}`);
+  return tail.split('\n').at(-1) ?? '';
+}
+
+/**
+ * `count` accounts with SQL (bench/seed-accounts.ts), into the service's database before it starts: PGlite
+ * admits one process per data folder. One argon2id hash for all of them (see bench/seed-plan.ts).
+ */
+async function seedAccounts(
+  target: { dataDir: string; databaseUrl?: string | undefined },
+  count: number,
+  base: Date,
+  secret: string,
+): Promise<SeedResult> {
+  const started = Date.now();
+  log(`  seeding ${count.toLocaleString('en-US')} accounts with SQL`);
+  const env: Record<string, string> = {
+    DATA_DIR: target.dataDir,
+    BENCH_SEED_COUNT: String(count),
+    BENCH_SEED_BASE: base.toISOString(),
+    BENCH_SEED_SECRET: secret,
+  };
+  if (target.databaseUrl) env.DATABASE_URL = target.databaseUrl;
+  const line = await runToEnd('seed-accounts', 'bench/seed-accounts.ts', env, 180_000);
+  const result = { ...(JSON.parse(line) as Omit<SeedResult, 'seconds'>), seconds: (Date.now() - started) / 1000 };
+  if (result.accounts !== count || result.secrets !== count) {
+    throw new Error(`seeding: expected ${count} accounts and secrets, found ${result.accounts} and ${result.secrets}`);
+  }
+  log(`  seeded in ${result.seconds.toFixed(1)} s (inserts ${(result.insertMs / 1000).toFixed(1)} s)`);
+  return result;
+}
+
+async function startOurs(alg: Alg, database: DbKind, seedCount: number): Promise<OurService> {
   const port = await freePort();
   const adminId = 'bench-admin';
   const adminSecret = randomBytes(32).toString('base64url');
+  const dataDir = join(await tempDir('cc-bench-data-'), 'pglite');
+  const databaseUrl = database === 'postgres' ? await freshPostgresDatabase(DATABASE_SERVER_URL!) : undefined;
+  // Whole seconds, so the created_at of every seeded account is exact in a cursor.
+  const seeded: OurService['seeded'] = {
+    accounts: seedCount,
+    base: new Date(Math.floor(Date.now() / 1000) * 1000),
+    secret: randomBytes(32).toString('base64url'),
+  };
+  if (seedCount > 0) seeded.result = await seedAccounts({ dataDir, databaseUrl }, seedCount, seeded.base, seeded.secret);
+  if (seeded.result?.serverVersion) serverVersions.set(database, seeded.result.serverVersion);
   const env: Record<string, string> = {
     PORT: String(port),
     HOST: '127.0.0.1',
     ISSUER: `http://127.0.0.1:${port}`,
-    DATA_DIR: join(await tempDir('cc-bench-data-'), 'pglite'),
+    DATA_DIR: dataDir,
     KEYS_DIR: await tempDir('cc-bench-keys-'),
     SIGNING_ALG: alg,
     BOOTSTRAP_ADMIN_CLIENT_ID: adminId,
     BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
     LOG_LEVEL: 'warn',
+    ...SERVICE_LIMITS,
   };
-  if (database === 'postgres') env.DATABASE_URL = await freshPostgresDatabase(DATABASE_SERVER_URL!);
+  if (databaseUrl) env.DATABASE_URL = databaseUrl;
   const child = startChild(`ours-${database}-${alg}`, 'src/main.ts', env);
   const base = `http://127.0.0.1:${port}`;
   await waitUntilListening(child, `${base}/.well-known/jwks.json`);
-  return { child, base, tokenUrl: `${base}/oauth/token`, adminId, adminSecret };
+  return { child, base, tokenUrl: `${base}/oauth/token`, adminId, adminSecret, seeded };
 }
 
 async function adminToken(svc: OurService): Promise<string> {
@@ -578,18 +664,66 @@ async function createColdPool(svc: OurService, bearer: string, target: number, s
   return { pool, seconds: (Date.now() - started) / 1000 };
 }
 
+/**
+ * Authenticates every seeded account once (the shared secret), so that each one's credential is verified
+ * and cached by the service. Bounded in time; `concurrency` requests in flight.
+ */
+async function authenticateSeeded(svc: OurService, concurrency: number, seconds: number): Promise<NonNullable<MemoryReport['fill']>> {
+  const { accounts, base, secret } = svc.seeded;
+  const statusCodes: Record<string, number> = {};
+  let unexpected = 0;
+  let next = 1;
+  const started = Date.now();
+  const deadline = started + seconds * 1000;
+  const worker = async () => {
+    while (next <= accounts && Date.now() < deadline && !interrupted) {
+      const i = next++;
+      const res = await fetch(svc.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': FORM, authorization: basicAuth(seededClientId(i), secret) },
+        body: TOKEN_BODY,
+        signal: AbortSignal.timeout(30_000),
+      });
+      await res.arrayBuffer();
+      statusCodes[res.status] = (statusCodes[res.status] ?? 0) + 1;
+      if (res.status !== expectedTokenStatus(base, i, new Date())) unexpected++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const requests = Object.values(statusCodes).reduce((a, b) => a + b, 0);
+  return { requests, seconds: (Date.now() - started) / 1000, statusCodes, unexpected };
+}
+
 async function benchOurs(alg: Alg, database: DbKind, withArgon2Paths: boolean): Promise<void> {
   const warm = newScenario('ours', 'warm', alg, database);
   const failure = withArgon2Paths ? newScenario('ours', 'failure', alg, database) : undefined;
   const cold = withArgon2Paths ? newScenario('ours', 'cold', alg, database) : undefined;
+  // Memory is read in the run that goes through every path (RS256).
+  const memory: MemoryReport | undefined = withArgon2Paths
+    ? { database, alg, seededAccounts: ACCOUNTS, readings: [], notes: [] }
+    : undefined;
+  if (memory) memoryReports.push(memory);
   log(`ours ${database} ${alg}: starting src/main.ts`);
   let svc: OurService;
   let account: { clientId: string; secret: string };
   let bearer: string;
+  // What the service holds, for the memory readings: accounts in its database, credentials it verified.
+  let accountsInDatabase = ACCOUNTS + 1; // the seeded ones and the bootstrap admin
+  let cachedCredentials = 0;
+  const readMemory = (moment: string) => {
+    if (!memory) return;
+    const reading = { moment, accountsInDatabase, cachedCredentials, memory: processMemory(svc.child.proc.pid!) };
+    memory.readings.push(reading);
+    log(`  memory ${moment}: ${reading.memory ? `VmRSS ${reading.memory.rssMiB} MiB, VmHWM ${reading.memory.hwmMiB} MiB` : 'not readable'}`);
+  };
   try {
-    svc = await startOurs(alg, database);
+    svc = await startOurs(alg, database, ACCOUNTS);
+    if (memory && svc.seeded.result) memory.seed = svc.seeded.result;
+    readMemory('idle, just started');
     bearer = await adminToken(svc);
+    cachedCredentials++; // the bootstrap admin's
     account = await createAccount(svc, bearer, `bench-warm-${randomBytes(3).toString('hex')}`);
+    accountsInDatabase++;
   } catch (error) {
     for (const s of [warm, failure, cold]) if (s) failed(s, error);
     return;
@@ -598,11 +732,33 @@ async function benchOurs(alg: Alg, database: DbKind, withArgon2Paths: boolean): 
     const authorization = basicAuth(account.clientId, account.secret);
     try {
       warm.sample = await probe(svc.tokenUrl, authorization, 200, alg);
+      cachedCredentials++;
       await measure(warm, { url: svc.tokenUrl, authorization }, true);
     } catch (error) {
       failed(warm, error);
     }
-    if (!failure || !cold) return;
+    if (!failure || !cold || !memory) return;
+    readMemory(`after the warm load (${warm.requests?.toLocaleString('en-US') ?? 0} requests)`);
+
+    if (ACCOUNTS > 0) {
+      log(`  authenticating each of the ${ACCOUNTS.toLocaleString('en-US')} seeded accounts once`);
+      try {
+        memory.fill = await authenticateSeeded(svc, 8, 180);
+        // A genuine credential is cached whatever its state (a disabled or expired one answers 401).
+        cachedCredentials += memory.fill.requests - memory.fill.unexpected;
+        log(`  ${memory.fill.requests} requests in ${memory.fill.seconds.toFixed(1)} s, statuses ${JSON.stringify(memory.fill.statusCodes)}, unexpected ${memory.fill.unexpected}`);
+        readMemory('after each seeded account authenticated once');
+        memory.notes.push(
+          `${memory.fill.requests.toLocaleString('en-US')} of the ${ACCOUNTS.toLocaleString('en-US')} seeded accounts authenticated once each ` +
+            `(8 at a time, ${memory.fill.seconds.toFixed(1)} s; statuses ${JSON.stringify(memory.fill.statusCodes)}: 401 for the disabled, ` +
+            `revoked and expired ones, as seeded; ${memory.fill.unexpected} unexpected). Their shared secret has a light ` +
+            `argon2id hash (1 MiB, t=1) so that this costs little argon2 time (see bench/seed-plan.ts); the failure and ` +
+            `cold loads that follow run full-cost argon2id in the same process.`,
+        );
+      } catch (error) {
+        memory.notes.push(`authenticating the seeded accounts failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
 
     const wrong = basicAuth(account.clientId, wrongSecretFor(account.secret));
     try {
@@ -621,6 +777,7 @@ async function benchOurs(alg: Alg, database: DbKind, withArgon2Paths: boolean): 
       const creationLimit = Math.max(20, Math.ceil(2.5 * DURATION));
       log(`  creating up to ${target} accounts for the cold path (at most ${creationLimit} s)`);
       const { pool, seconds } = await createColdPool(svc, bearer, target, creationLimit);
+      accountsInDatabase += pool.length;
       cold.notes.push(`${pool.length} accounts created over the admin API in ${seconds.toFixed(1)} s (${(pool.length / seconds).toFixed(0)}/s, one argon2id hash each)`);
       if (pool.length < 3 * CONNECTIONS) throw new Error(`only ${pool.length} cold accounts could be created`);
       let next = 0;
@@ -631,7 +788,7 @@ async function benchOurs(alg: Alg, database: DbKind, withArgon2Paths: boolean): 
       };
       record(
         cold,
-        await runLoad({
+        await loadWatched(cold, {
           url: svc.tokenUrl,
           authorization: pool[0]!,
           nextAuthorization,
@@ -639,6 +796,7 @@ async function benchOurs(alg: Alg, database: DbKind, withArgon2Paths: boolean): 
           seconds: DURATION,
         }),
       );
+      cachedCredentials += Math.min(cold.statusCodes?.['200'] ?? 0, pool.length);
       if (reused > 0) cold.notes.push(`${reused} requests reused a credential (memo hits): the pool ran out`);
       if ((cold.seconds ?? 0) < DURATION * 0.9) {
         cold.notes.push(`stopped after ${cold.seconds} s: the pool of never-verified secrets was used up`);
@@ -646,8 +804,49 @@ async function benchOurs(alg: Alg, database: DbKind, withArgon2Paths: boolean): 
     } catch (error) {
       failed(cold, error);
     }
+    readMemory('end of the run (after the failure and cold loads)');
+    memory.notes.push(
+      'VmRSS: resident memory of the service process (`node --import tsx src/main.ts`, as in the Dockerfile) from ' +
+        '/proc/<pid>/status; VmHWM: its highest VmRSS since start. PGlite runs inside that process, so its ' +
+        'buffers count too. Nothing forces a garbage collection before a reading.',
+      '"credentials in the cache": counted by the bench, not read from the service (it does not expose the ' +
+        'number): every credential it verified since start (bootstrap admin, warm account, seeded accounts, cold-path ' +
+        'accounts). None is dropped in between: no change touches those accounts, and the cache holds up to ' +
+        'CREDENTIAL_CACHE_MAX_ENTRIES (50,000); an entry past its 60 s TTL stays in memory until it is replaced.',
+    );
   } finally {
     await svc.child.stop();
+  }
+}
+
+/** The admin list pages on a database holding `count` seeded accounts. */
+async function benchScale(database: DbKind, count: number): Promise<void> {
+  const scale: ScaleReport = { database, accounts: count, queries: [] };
+  scaleReports.push(scale);
+  log(`admin lists ${database}: ${count.toLocaleString('en-US')} accounts`);
+  let svc: OurService | undefined;
+  try {
+    svc = await startOurs('RS256', database, count);
+    if (svc.seeded.result) scale.seed = svc.seeded.result;
+    const bearer = await adminToken(svc);
+    const deadline = Date.now() + 240_000;
+    scale.queries = await measureAdminLists({
+      base: svc.base,
+      bearer,
+      count,
+      seedBase: svc.seeded.base,
+      requests: ADMIN_REQUESTS,
+      warmup: 2,
+      shouldStop: () => interrupted || Date.now() > deadline,
+      cpuSnapshot: () => cpuSnapshot(liveGroups),
+      log,
+    });
+    scale.memory = processMemory(svc.child.proc.pid!);
+  } catch (error) {
+    scale.error = error instanceof Error ? error.message : String(error);
+    log(`  admin lists ${database} FAILED: ${scale.error}`);
+  } finally {
+    await svc?.child.stop();
   }
 }
 
@@ -707,6 +906,7 @@ function table(): string {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const loadAverageAtStart = os.loadavg();
   const source = sourceVersion();
   const cpus = os.cpus();
   log(
@@ -720,6 +920,7 @@ async function main(): Promise<void> {
     for (const database of databases) {
       for (const alg of ALGS) if (!interrupted) await benchOurs(alg, database, alg === 'RS256');
     }
+    if (SCALE_ACCOUNTS > 0) for (const database of databases) if (!interrupted) await benchScale(database, SCALE_ACCOUNTS);
   } finally {
     await runCleanups();
   }
@@ -732,6 +933,7 @@ async function main(): Promise<void> {
     `autocannon runs in the parent process and shares the ${cpus.length} CPU(s) with the server under test (and PostgreSQL): absolute numbers are lower than with a separate load generator.`,
     'floor: no client authentication, no database, no framework — only body parsing and signing; oidc-provider: plaintext client secrets in its configuration, no database.',
     'cold/failure: one argon2id verify per request (ARGON2_MAX_CONCURRENCY=2 by default), so they are bound by argon2, not by the code around it.',
+    `ours: ${ACCOUNTS.toLocaleString('en-US')} accounts seeded with SQL before each start; rate-limit and brute-force thresholds raised (${Object.entries(SERVICE_LIMITS).map(([k, v]) => `${k}=${v}`).join(', ')}) so that the load measures tokens, not 429 answers; both checks still run on every request.`,
   ];
   for (const s of scenarios) if (!s.ok) notes.push(`${s.id} failed: ${s.error}`);
   if (source.srcModified?.length) {
@@ -748,20 +950,67 @@ async function main(): Promise<void> {
     }
   }
 
-  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
-  const report = {
+  const memoryTable = memoryReports.flatMap((m) =>
+    m.readings.map((r) => `  ${m.database} ${r.moment}: ${r.accountsInDatabase} accounts, ${r.cachedCredentials} cached, VmRSS ${r.memory?.rssMiB ?? '?'} MiB, VmHWM ${r.memory?.hwmMiB ?? '?'} MiB`),
+  );
+  const adminTable = scaleReports.flatMap((sr) => [
+    ...(sr.error ? [`  ${sr.database}: FAILED ${sr.error}`] : []),
+    ...sr.queries.map((q) => `  ${sr.database} ${q.id}: ${q.ok ? `p50 ${q.latencyMs?.p50} ms, p99 ${q.latencyMs?.p99} ms` : `FAILED ${q.error}`}`),
+  ]);
+  if (memoryTable.length) process.stdout.write(`\nMemory:\n${memoryTable.join('\n')}\n`);
+  if (adminTable.length) process.stdout.write(`\nAdmin lists (${SCALE_ACCOUNTS} accounts, ${ADMIN_REQUESTS} sequential requests each):\n${adminTable.join('\n')}\n`);
+
+  const serverVersion = (kind: DbKind) => serverVersions.get(kind);
+  const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     source,
-    machine: { cpus: cpus.length, model: cpus[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
-    settings: { durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, postgres: Boolean(DATABASE_SERVER_URL), body: TOKEN_BODY },
+    machine: {
+      cpus: cpus.length,
+      model: cpus[0]?.model,
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      loadAverageAtStart,
+      loadAverageAtEnd: os.loadavg(),
+    },
+    databases: {
+      pglite: `${packageVersion('@electric-sql/pglite')}${serverVersion('pglite') ? ` (PostgreSQL ${serverVersion('pglite')})` : ''}`,
+      ...(DATABASE_SERVER_URL ? { postgres: serverVersion('postgres') ?? 'unknown version' } : {}),
+    },
+    settings: {
+      durationSeconds: DURATION,
+      warmupSeconds: WARMUP,
+      connections: CONNECTIONS,
+      seededAccounts: ACCOUNTS,
+      scaleAccounts: SCALE_ACCOUNTS,
+      adminRequests: ADMIN_REQUESTS,
+      serviceLimits: SERVICE_LIMITS,
+      body: TOKEN_BODY,
+    },
     scenarios,
+    memory: memoryReports,
+    scale: scaleReports,
     notes,
     table: printedTable,
   };
+  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
   await writeFile(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`\nJSON: ${RESULTS_FILE}\n`);
-  if (scenarios.some((s) => !s.ok)) process.exitCode = 1;
+  if (MARKDOWN_FILE) {
+    const targets = writeBenchmarksMarkdown(MARKDOWN_FILE, report);
+    process.stdout.write(`\nTargets:\n${targets.map((t) => `  ${t.verdict.padEnd(12)} ${t.title}${t.missedBy.length ? `\n${t.missedBy.map((m) => `               ${m}`).join('\n')}` : ''}`).join('\n')}\n`);
+    process.stdout.write(`\nMarkdown: ${MARKDOWN_FILE} (between its bench:results markers)\n`);
+  }
+  const failedParts = scaleReports.some((sr) => sr.error || sr.queries.some((q) => !q.ok)) || memoryReports.some((m) => m.fill && m.fill.unexpected > 0);
+  if (scenarios.some((s) => !s.ok) || failedParts) process.exitCode = 1;
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown version';
+  }
 }
 
 main().catch(async (error: unknown) => {
