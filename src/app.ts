@@ -9,6 +9,7 @@ import { IpRangeList } from './limits/ip-ranges';
 import { problemResponse, Problem } from './admin/problems';
 import { adminRoutes } from './admin/routes';
 import type { Config } from './config';
+import type { JtiReplayGuard } from './oauth/jti-replay';
 import { oauthRoutes } from './oauth/routes';
 import type { KeyStore } from './tokens/key-store';
 
@@ -21,6 +22,7 @@ export interface AppDeps {
   lastUsed: LastUsedTracker;
   rateLimiter: AccountRateLimiter;
   bruteForce: BruteForceGuard;
+  replay: JtiReplayGuard;
 }
 
 /** Builds the HTTP application from explicit dependencies. No I/O happens here. */
@@ -43,6 +45,8 @@ export function createApp(deps: AppDeps): Hono {
       lastUsed: deps.lastUsed,
       rateLimiter: deps.rateLimiter,
       bruteForce: deps.bruteForce,
+      replay: deps.replay,
+      assertion: { issuer: config.issuer, tokenEndpoint: `${config.issuer}/oauth/token` },
       trustedProxies,
       bodyLimitBytes: config.bodyLimitBytes,
       jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,

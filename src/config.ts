@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { parseIpRange } from './limits/ip-ranges';
+import { parseEnvSigningKey, type EnvSigningKey } from './tokens/env-signing-key';
+import { CLOCK_MARGIN_SECONDS } from './tokens/key-schedule';
+import { SIGNING_ALGS, type SigningAlg } from './tokens/signing-algs';
 
-/** Signing algorithms we can generate keys for. RS256 is the RFC 9068 default. */
-export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
-export type SigningAlg = (typeof SIGNING_ALGS)[number];
+export { SIGNING_ALGS, type SigningAlg };
 
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
@@ -18,7 +19,17 @@ const schema = z
     DATABASE_URL: optionalString,
     DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
     KEYS_DIR: z.preprocess(emptyToUndefined, z.string().default('./keys')),
-    SIGNING_ALG: z.preprocess(emptyToUndefined, z.enum(SIGNING_ALGS).default('RS256')),
+    SIGNING_ALG: z.preprocess(emptyToUndefined, z.enum(SIGNING_ALGS).optional()),
+    // A private key (JWK or PEM): never echoed in an error, only named.
+    SIGNING_KEY: optionalString,
+    SIGNING_KEY_ID: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._~:-]{1,200}$/, 'use 1-200 of A-Z a-z 0-9 . _ ~ : -')
+        .optional(),
+    ),
+    KEY_PROPAGATION_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(604_800).optional()),
     TOKEN_TTL_SECONDS: int(900, 1, 86_400),
     MAX_TOKEN_TTL_SECONDS: int(3600, 1, 86_400),
     DEFAULT_AUDIENCE: optionalString,
@@ -90,6 +101,20 @@ const schema = z
         message: 'more than one worker needs DATABASE_URL: an embedded PGlite database belongs to one process',
       });
     }
+    if (env.SIGNING_KEY_ID && !env.SIGNING_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['SIGNING_KEY_ID'], message: 'only means something with SIGNING_KEY' });
+    }
+    if (env.SIGNING_KEY) {
+      const key = parseEnvSigningKey(env.SIGNING_KEY, env.SIGNING_KEY_ID);
+      if ('error' in key) ctx.addIssue({ code: 'custom', path: ['SIGNING_KEY'], message: key.error });
+      else if (env.SIGNING_ALG && env.SIGNING_ALG !== key.alg) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SIGNING_ALG'],
+          message: `is ${env.SIGNING_ALG}, but SIGNING_KEY holds a ${key.alg} key; unset it or make them agree`,
+        });
+      }
+    }
     if (env.TOKEN_TTL_SECONDS > env.MAX_TOKEN_TTL_SECONDS) {
       ctx.addIssue({
         code: 'custom',
@@ -107,7 +132,16 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   keysDir: string;
+  /**
+   * The algorithm of a key generated at start (none of it in KEYS_DIR yet) and of `keys rotate`; the
+   * instance signs with the active key of this algorithm, or else with the newest active key. With
+   * SIGNING_KEY, that key's algorithm.
+   */
   signingAlg: SigningAlg;
+  /** SIGNING_KEY (with SIGNING_KEY_ID): when set, the key every token is signed with. */
+  signingKey: EnvSigningKey | undefined;
+  /** How long a rotated key is published before it signs: by then every cached JWKS holds it. */
+  keyPropagationSeconds: number;
   tokenTtlSeconds: number;
   maxTokenTtlSeconds: number;
   /** `aud` of a token whose account names no audience and whose request asks for none. */
@@ -153,6 +187,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  const parsedKey = e.SIGNING_KEY ? parseEnvSigningKey(e.SIGNING_KEY, e.SIGNING_KEY_ID) : undefined;
+  const signingKey = parsedKey && !('error' in parsedKey) ? parsedKey : undefined;
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return {
     port: e.PORT,
@@ -161,7 +197,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     keysDir: e.KEYS_DIR,
-    signingAlg: e.SIGNING_ALG,
+    signingAlg: signingKey?.alg ?? e.SIGNING_ALG ?? 'RS256',
+    signingKey,
+    keyPropagationSeconds: e.KEY_PROPAGATION_SECONDS ?? e.JWKS_MAX_AGE_SECONDS + CLOCK_MARGIN_SECONDS,
     tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
     maxTokenTtlSeconds: e.MAX_TOKEN_TTL_SECONDS,
     defaultAudience: e.DEFAULT_AUDIENCE ?? issuer,

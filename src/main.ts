@@ -31,7 +31,7 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
       url,
       issuer: config.issuer,
       database: service.database.kind,
-      alg: config.signingAlg,
+      alg: service.keys.signingKey().alg,
       kid: service.keys.signingKey().kid,
       ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
     },
@@ -50,15 +50,27 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // SIGHUP: re-read KEYS_DIR now (the folder is watched too; this is for volumes that send no events).
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 're-reading the keys folder');
+    service.keys.reload().catch((error: unknown) =>
+      logger.warn({ err: { message: (error as Error).message } }, 'key reload failed'),
+    );
+  });
 }
 
 /**
  * WORKERS=N: N processes share the port (node:cluster). The primary serves nothing: it makes sure a signing
  * key exists before any worker starts (so all of them sign with the same one), restarts a worker that dies,
- * and passes SIGTERM/SIGINT on, waiting for every worker to drain and flush.
+ * passes SIGTERM/SIGINT on, waiting for every worker to drain and flush, and SIGHUP (re-read the keys).
  */
 async function runPrimary(config: Config, logger: Logger): Promise<void> {
-  await KeyStore.open(config.keysDir, config.signingAlg);
+  await KeyStore.open({
+    dir: config.keysDir,
+    alg: config.signingAlg,
+    maxTokenTtlSeconds: config.maxTokenTtlSeconds,
+    envKey: config.signingKey,
+  });
   let stopping = false;
   const fork = () => cluster.fork();
   for (let i = 0; i < config.workers; i++) fork();
@@ -84,6 +96,9 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+  });
 }
 
 main().catch((error: unknown) => {

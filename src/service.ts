@@ -15,6 +15,8 @@ import { connectDatabase, type DatabaseHandle } from './db/connect';
 import { AccountRateLimiter } from './limits/account-rate-limit';
 import { BruteForceGuard } from './limits/brute-force';
 import { purgeExpiredCounters } from './limits/counters';
+import { JtiReplayGuard } from './oauth/jti-replay';
+import { watchKeyFolder } from './tokens/key-folder-watch';
 import { KeyStore } from './tokens/key-store';
 
 export interface ServiceOptions {
@@ -38,20 +40,33 @@ export interface Service {
   flush(): Promise<void>;
   /** Deletes audit events older than AUDIT_RETENTION_DAYS and expired rate-limit counters (hourly on a timer). */
   purgeExpired(): Promise<{ auditEvents: number }>;
-  /** Stops accepting, flushes the buffers, then closes the database (unless it was passed in). */
+  /** Stops accepting and watching KEYS_DIR, flushes the buffers, then closes the database (unless passed in). */
   close(): Promise<void>;
 }
 
 const PURGE_INTERVAL_MS = 3_600_000;
 
-/** config -> database (migrated) -> signing keys -> bootstrap admin -> app; buffers flushed on a timer. */
+/**
+ * config -> database (migrated) -> signing keys -> bootstrap admin -> app; buffers flushed on a timer; the
+ * keys folder watched.
+ */
 export async function openService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const clock = options.clock ?? (() => new Date());
   const database =
     options.database ?? (await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   await database.migrate();
-  const keys = await KeyStore.open(config.keysDir, config.signingAlg, clock);
+  const keys = await KeyStore.open({
+    dir: config.keysDir,
+    alg: config.signingAlg,
+    maxTokenTtlSeconds: config.maxTokenTtlSeconds,
+    envKey: config.signingKey,
+    clock,
+    onProblem: (file, problem) => logger.warn({ keys_dir: config.keysDir, file, problem }, 'key file ignored'),
+  });
+  keys.onChange(() =>
+    logger.info({ kid: keys.signingKid, published: keys.publicKeys.map((k) => k.kid) }, 'signing keys changed'),
+  );
   const credentials = new CredentialCache(config.credentialCache, logger);
   await credentials.attach(database);
   const accounts: AccountsContext = {
@@ -77,7 +92,8 @@ export async function openService(config: Config, options: ServiceOptions = {}):
   const lastUsed = new LastUsedTracker(database.db, logger);
   const rateLimiter = new AccountRateLimiter(config.rateLimitStore, database.db, clock);
   const bruteForce = new BruteForceGuard(config.rateLimitStore, database.db, clock, config.bruteForce);
-  const app = createApp({ config, accounts, keys, logger, audit, lastUsed, rateLimiter, bruteForce });
+  const replay = new JtiReplayGuard(database.db);
+  const app = createApp({ config, accounts, keys, logger, audit, lastUsed, rateLimiter, bruteForce, replay });
 
   const flush = async () => {
     await Promise.all([audit.flush(), lastUsed.flush()]);
@@ -86,6 +102,7 @@ export async function openService(config: Config, options: ServiceOptions = {}):
     const now = clock();
     const auditEvents = await purgeAuditEvents(database.db, new Date(now.getTime() - config.auditRetentionDays * 86_400_000));
     if (config.rateLimitStore === 'database') await purgeExpiredCounters(database.db, new Date());
+    await replay.purge(now);
     return { auditEvents };
   };
   const logFailure = (what: string) => (error: unknown) =>
@@ -94,6 +111,10 @@ export async function openService(config: Config, options: ServiceOptions = {}):
   const purgeTimer = setInterval(() => void purgeExpired().catch(logFailure('purge')), PURGE_INTERVAL_MS);
   flushTimer.unref();
   purgeTimer.unref();
+  // Rotations by the CLI (or anything writing KEYS_DIR) reach this instance without a restart.
+  const keyWatch = watchKeyFolder(config.keysDir, () => void keys.reload().catch(logFailure('key reload')), {
+    onError: (error) => logger.warn({ err: { message: error.message } }, 'cannot watch the keys folder; polling it'),
+  });
   void purgeExpired().catch(logFailure('purge'));
 
   let server: ServerType | undefined;
@@ -123,6 +144,7 @@ export async function openService(config: Config, options: ServiceOptions = {}):
       closed = true;
       clearInterval(flushTimer);
       clearInterval(purgeTimer);
+      keyWatch.close();
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => s.close(() => resolve()));

@@ -63,6 +63,8 @@ describe.each(DATABASE_KINDS)('admin API: service accounts (%s)', (kind) => {
         token_ttl_seconds: null,
         rate_limit_per_minute: 600,
         allowed_ips: [],
+        token_endpoint_auth_methods: ['client_secret_basic', 'client_secret_post'],
+        require_dpop: false,
         created_at: now.toISOString(),
         updated_at: now.toISOString(),
         last_used_at: null,

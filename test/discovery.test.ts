@@ -301,12 +301,15 @@ describe.each(DATABASE_KINDS)('signing key persistence (%s)', (kind) => {
   let second: TestService;
   let switched: TestService;
   let firstToken: string;
+  let kidsBeforeSwitch: (string | undefined)[];
 
   beforeAll(async () => {
     keysDir = await mkdtemp(join(tmpdir(), 'keys-persist-'));
     first = await startTestService(kind, {}, { keysDir });
     firstToken = (await tokenFor(first, { audiences: [ORDERS] })).token;
     second = await startTestService(kind, {}, { keysDir });
+    // Taken before the switch: running instances watch the folder, so `first` publishes the new key soon after.
+    kidsBeforeSwitch = await kids(first);
     switched = await startTestService(kind, { SIGNING_ALG: 'ES256' }, { keysDir });
   });
   afterAll(async () => {
@@ -336,7 +339,7 @@ describe.each(DATABASE_KINDS)('signing key persistence (%s)', (kind) => {
   });
 
   it('after a switch of SIGNING_ALG, still publishes the old key, so earlier tokens verify', async () => {
-    const before = await kids(first);
+    const before = kidsBeforeSwitch;
     const after = await kids(switched);
     expect(after).toEqual(expect.arrayContaining(before));
     expect(after.length).toBe(before.length + 1);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, exists, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, exists, ilike, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import { changeAccount } from './account-changes';
 import type { AccountsContext } from './context';
@@ -26,7 +26,18 @@ export interface AccountInput {
   rateLimitPerMinute?: number | null | undefined;
   /** Canonical addresses and CIDR ranges (validated at the edge); empty: any address. */
   allowedIps?: string[] | undefined;
+  /** Default: the two secret methods. An account with only private_key_jwt holds no secret. */
+  tokenEndpointAuthMethods?: AuthMethod[] | undefined;
+  requireDpop?: boolean | undefined;
 }
+
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+const DEFAULT_AUTH_METHODS: AuthMethod[] = ['client_secret_basic', 'client_secret_post'];
+
+/** Whether an account may hold secrets at all: it accepts at least one secret method. */
+export const usesSecrets = (methods: readonly string[]) =>
+  methods.includes('client_secret_basic') || methods.includes('client_secret_post');
 
 export interface CreateAccountOptions {
   /** For the bootstrap admin: a client_id and secret chosen by the operator. */
@@ -34,17 +45,21 @@ export interface CreateAccountOptions {
   suppliedSecret?: string;
 }
 
-/** Creates an account with its first secret, in one transaction. */
+/**
+ * Creates an account with its first secret, in one transaction; an account that accepts only
+ * private_key_jwt gets no secret (its keys are registered afterwards).
+ */
 export async function createAccount(
   ctx: AccountsContext,
   input: AccountInput,
   options: CreateAccountOptions = {},
-): Promise<AccountWithSecrets & { secret: NewSecret }> {
+): Promise<AccountWithSecrets & { secret: NewSecret | undefined }> {
   const now = ctx.clock();
   const id = randomUUID();
-  const secret = await prepareSecret(ctx, id, {
-    ...(options.suppliedSecret ? { supplied: options.suppliedSecret } : {}),
-  });
+  const methods = unique(input.tokenEndpointAuthMethods ?? DEFAULT_AUTH_METHODS);
+  const secret = usesSecrets(methods)
+    ? await prepareSecret(ctx, id, { ...(options.suppliedSecret ? { supplied: options.suppliedSecret } : {}) })
+    : undefined;
   const row: ServiceAccountRow = {
     id,
     clientId: options.clientId ?? generateClientId(),
@@ -56,6 +71,8 @@ export async function createAccount(
     tokenTtlSeconds: input.tokenTtlSeconds ?? null,
     rateLimitPerMinute: input.rateLimitPerMinute ?? null,
     allowedIps: unique(input.allowedIps ?? []),
+    tokenEndpointAuthMethods: methods,
+    requireDpop: input.requireDpop ?? false,
     createdAt: now,
     updatedAt: now,
     lastUsedAt: null,
@@ -65,12 +82,12 @@ export async function createAccount(
     // Announced too: documents derived from every account (the metadata's scopes_supported) are refreshed.
     await changeAccount(ctx, id, async (tx) => {
       await tx.insert(serviceAccounts).values(row);
-      await tx.insert(clientSecrets).values(secret.row);
+      if (secret) await tx.insert(clientSecrets).values(secret.row);
     });
   } catch (error) {
     throw conflictOr(error);
   }
-  return { account: row, secrets: [secret.row], secret };
+  return { account: row, secrets: secret ? [secret.row] : [], secret };
 }
 
 export async function getAccount(ctx: AccountsContext, id: string): Promise<AccountWithSecrets> {
@@ -159,6 +176,8 @@ export interface AccountPatch {
   tokenTtlSeconds?: number | null | undefined;
   rateLimitPerMinute?: number | null | undefined;
   allowedIps?: string[] | undefined;
+  tokenEndpointAuthMethods?: AuthMethod[] | undefined;
+  requireDpop?: boolean | undefined;
   status?: 'active' | 'disabled' | undefined;
 }
 
@@ -174,16 +193,29 @@ export async function updateAccount(ctx: AccountsContext, id: string, patch: Acc
   if (patch.tokenTtlSeconds !== undefined) changes.tokenTtlSeconds = patch.tokenTtlSeconds;
   if (patch.rateLimitPerMinute !== undefined) changes.rateLimitPerMinute = patch.rateLimitPerMinute;
   if (patch.allowedIps !== undefined) changes.allowedIps = unique(patch.allowedIps);
+  if (patch.tokenEndpointAuthMethods !== undefined) changes.tokenEndpointAuthMethods = unique(patch.tokenEndpointAuthMethods);
+  if (patch.requireDpop !== undefined) changes.requireDpop = patch.requireDpop;
   if (patch.status !== undefined) changes.status = patch.status;
   let updated: ServiceAccountRow | undefined;
   try {
-    [updated] = await changeAccount(ctx, id, (tx) =>
-      tx
+    [updated] = await changeAccount(ctx, id, async (tx) => {
+      const rows = await tx
         .update(serviceAccounts)
         .set(changes)
         .where(and(eq(serviceAccounts.id, id), sql`${serviceAccounts.status} <> 'revoked'`))
-        .returning(),
-    );
+        .returning();
+      if (changes.tokenEndpointAuthMethods && !usesSecrets(changes.tokenEndpointAuthMethods)) {
+        // The row is locked by the update: no secret can be added meanwhile.
+        const [held] = await tx
+          .select({ n: count() })
+          .from(clientSecrets)
+          .where(and(eq(clientSecrets.accountId, id), ne(clientSecrets.status, 'revoked')));
+        if ((held?.n ?? 0) > 0) {
+          throw new ConflictError('the account still holds secrets: revoke them before allowing only private_key_jwt');
+        }
+      }
+      return rows;
+    });
   } catch (error) {
     throw conflictOr(error);
   }

@@ -12,11 +12,28 @@ export type AuthFailureReason =
   | 'secret_revoked'
   | 'secret_expired'
   | 'account_disabled'
-  | 'account_revoked';
+  | 'account_revoked'
+  | 'unknown_key'
+  | 'key_disabled'
+  | 'assertion_invalid'
+  | 'assertion_expired'
+  | 'assertion_replayed';
+
+/** What the client proved it holds: one of its secrets, or one of its registered keys (private_key_jwt). */
+export interface Credential {
+  kind: 'secret' | 'key';
+  id: string;
+}
 
 export type ClientAuthResult =
-  | { ok: true; account: ServiceAccountRow; secret: ClientSecretRow }
-  | { ok: false; reason: AuthFailureReason; clientId: string; accountId?: string | undefined; secretId?: string | undefined };
+  | { ok: true; account: ServiceAccountRow; credential: Credential }
+  | {
+      ok: false;
+      reason: AuthFailureReason;
+      clientId: string;
+      accountId?: string | undefined;
+      credential?: Credential | undefined;
+    };
 
 /**
  * Checks a client_id and secret. A credential this process verified recently is answered from the
@@ -55,7 +72,7 @@ export async function authenticateClient(
   }
   const { account, secret } = found;
   if (!(await ctx.hasher.verify(secret.hash, presented, secret.id))) {
-    return { ok: false, reason: 'bad_secret', clientId, accountId: account.id, secretId: secret.id };
+    return { ok: false, reason: 'bad_secret', clientId, accountId: account.id, credential: { kind: 'secret', id: secret.id } };
   }
   // Genuine, whatever its state: cached, so that a client retrying with a disabled secret costs no argon2.
   ctx.credentials.set(key, presented, { account, secret }, epoch);
@@ -64,17 +81,23 @@ export async function authenticateClient(
 
 /** The states of a genuine credential, most permanent first. */
 function judge(ctx: AccountsContext, account: ServiceAccountRow, secret: ClientSecretRow): ClientAuthResult {
-  const fail = (reason: AuthFailureReason): ClientAuthResult => ({
-    ok: false,
-    reason,
-    clientId: account.clientId,
-    accountId: account.id,
-    secretId: secret.id,
-  });
-  if (account.status === 'revoked') return fail('account_revoked');
-  if (secret.status === 'revoked') return fail('secret_revoked');
-  if (account.status === 'disabled') return fail('account_disabled');
-  if (secret.status === 'disabled') return fail('secret_disabled');
-  if (secret.expiresAt.getTime() <= ctx.clock().getTime()) return fail('secret_expired');
-  return { ok: true, account, secret };
+  const credential: Credential = { kind: 'secret', id: secret.id };
+  const accountProblem = accountState(account);
+  if (accountProblem === 'account_revoked') return failed(account, credential, accountProblem);
+  if (secret.status === 'revoked') return failed(account, credential, 'secret_revoked');
+  if (accountProblem) return failed(account, credential, accountProblem);
+  if (secret.status === 'disabled') return failed(account, credential, 'secret_disabled');
+  if (secret.expiresAt.getTime() <= ctx.clock().getTime()) return failed(account, credential, 'secret_expired');
+  return { ok: true, account, credential };
+}
+
+/** Why an account may not authenticate at all, if it may not. */
+export function accountState(account: ServiceAccountRow): 'account_revoked' | 'account_disabled' | undefined {
+  if (account.status === 'revoked') return 'account_revoked';
+  if (account.status === 'disabled') return 'account_disabled';
+  return undefined;
+}
+
+export function failed(account: ServiceAccountRow, credential: Credential | undefined, reason: AuthFailureReason): ClientAuthResult {
+  return { ok: false, reason, clientId: account.clientId, accountId: account.id, credential };
 }

@@ -36,7 +36,7 @@ export async function bootstrapAdmin(
     );
     return options.clientSecret
       ? { created: true, clientId: created.account.clientId }
-      : { created: true, clientId: created.account.clientId, clientSecret: created.secret.plaintext };
+      : { created: true, clientId: created.account.clientId, clientSecret: created.secret!.plaintext };
   } catch (error) {
     // Another instance starting at the same moment created it first.
     if (error instanceof ConflictError && options.clientId && (await findAccountByClientId(ctx, options.clientId))) {

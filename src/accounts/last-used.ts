@@ -1,9 +1,11 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../db/connect';
+import type { Credential } from './authenticate-client';
 
 interface Use {
   accountId: string;
+  credential: Credential;
   at: Date;
   ip: string | null;
 }
@@ -24,9 +26,10 @@ export class LastUsedTracker {
     private readonly logger: Logger,
   ) {}
 
-  touch(accountId: string, secretId: string, at: Date, ip: string | undefined): void {
-    const current = this.pending.get(secretId);
-    if (!current || current.at.getTime() <= at.getTime()) this.pending.set(secretId, { accountId, at, ip: ip ?? null });
+  touch(accountId: string, credential: Credential, at: Date, ip: string | undefined): void {
+    const key = `${credential.kind}:${credential.id}`;
+    const current = this.pending.get(key);
+    if (!current || current.at.getTime() <= at.getTime()) this.pending.set(key, { accountId, credential, at, ip: ip ?? null });
   }
 
   get size(): number {
@@ -45,10 +48,13 @@ export class LastUsedTracker {
     const entries = [...taken];
     try {
       for (let i = 0; i < entries.length; i += BATCH_SIZE) {
-        const batch = entries.slice(i, i + BATCH_SIZE);
-        await this.db.execute(updateLastUsed('client_secrets', batch.map(([id, use]) => ({ id, ...use }))));
+        const batch = entries.slice(i, i + BATCH_SIZE).map(([, use]) => use);
+        for (const kind of ['secret', 'key'] as const) {
+          const rows = batch.filter((u) => u.credential.kind === kind).map((u) => ({ id: u.credential.id, at: u.at, ip: u.ip }));
+          if (rows.length > 0) await this.db.execute(updateLastUsed(kind === 'secret' ? 'client_secrets' : 'client_keys', rows));
+        }
         const byAccount = new Map<string, Use>();
-        for (const [, use] of batch) {
+        for (const use of batch) {
           const seen = byAccount.get(use.accountId);
           if (!seen || seen.at.getTime() < use.at.getTime()) byAccount.set(use.accountId, use);
         }
@@ -59,12 +65,12 @@ export class LastUsedTracker {
     } catch (error) {
       this.logger.warn({ err: { message: (error as Error).message } }, 'last-used write failed; will retry');
       // Put back what we took, unless newer uses arrived meanwhile.
-      for (const [id, use] of taken) this.touch(use.accountId, id, use.at, use.ip ?? undefined);
+      for (const use of taken.values()) this.touch(use.accountId, use.credential, use.at, use.ip ?? undefined);
     }
   }
 }
 
-function updateLastUsed(table: 'client_secrets' | 'service_accounts', rows: Array<{ id: string; at: Date; ip: string | null }>): SQL {
+function updateLastUsed(table: 'client_secrets' | 'client_keys' | 'service_accounts', rows: Array<{ id: string; at: Date; ip: string | null }>): SQL {
   const values = sql.join(
     rows.map((r) => sql`(${r.id}::uuid, ${r.at.toISOString()}::timestamptz, ${r.ip}::text)`),
     sql`, `,

@@ -199,12 +199,15 @@ export async function setSecretStatus(
  */
 async function lockUsableAccount(ctx: AccountsContext, tx: Tx, accountId: string): Promise<void> {
   const [account] = await tx
-    .select({ status: serviceAccounts.status })
+    .select({ status: serviceAccounts.status, methods: serviceAccounts.tokenEndpointAuthMethods })
     .from(serviceAccounts)
     .where(eq(serviceAccounts.id, accountId))
     .for('update');
   if (!account) throw new NotFoundError('service account');
   if (account.status === 'revoked') throw new ConflictError('the service account is revoked');
+  if (!account.methods.includes('client_secret_basic') && !account.methods.includes('client_secret_post')) {
+    throw new ConflictError('the account authenticates with private_key_jwt only and holds no secrets');
+  }
   const [usable] = await tx
     .select({ n: count() })
     .from(clientSecrets)

@@ -2,7 +2,7 @@ import type { AccountWithSecrets } from '../accounts/accounts';
 import type { NewSecret } from '../accounts/secrets';
 import { secretState } from '../accounts/secrets';
 import type { SecretWithAccount } from '../accounts/secrets';
-import type { AuditEventRow, ClientSecretRow } from '../db/schema';
+import type { AuditEventRow, ClientKeyRow, ClientSecretRow } from '../db/schema';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -47,11 +47,30 @@ export function accountView({ account, secrets }: AccountWithSecrets, now: Date,
     token_ttl_seconds: account.tokenTtlSeconds,
     rate_limit_per_minute: account.rateLimitPerMinute ?? defaultRateLimit,
     allowed_ips: account.allowedIps,
+    token_endpoint_auth_methods: account.tokenEndpointAuthMethods,
+    require_dpop: account.requireDpop,
     created_at: iso(account.createdAt),
     updated_at: iso(account.updatedAt),
     last_used_at: iso(account.lastUsedAt),
     last_used_ip: account.lastUsedIp,
     secrets: secrets.map((s) => secretView(s, now)),
+  };
+}
+
+/** A registered client key: its public JWK and metadata. */
+export function clientKeyView(row: ClientKeyRow) {
+  return {
+    id: row.id,
+    kid: row.kid,
+    alg: row.alg,
+    thumbprint: row.thumbprint,
+    jwk: row.jwk,
+    description: row.description,
+    status: row.status,
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+    last_used_at: iso(row.lastUsedAt),
+    last_used_ip: row.lastUsedIp,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   type AccountWithSecrets,
 } from '../accounts/accounts';
 import { ADMIN_SCOPES } from '../accounts/admin-scopes';
+import { addClientKey, deleteClientKey, listClientKeys, setClientKeyStatus } from '../accounts/client-keys';
 import { isUuid } from '../accounts/errors';
 import { addSecret, listAllSecrets, listSecrets, revokeSecret, setSecretStatus } from '../accounts/secrets';
 import { listAuditEvents } from '../audit/audit-events';
@@ -18,14 +19,16 @@ import type { AuditEvent, AuditLog } from '../audit/audit-log';
 import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
 import { adminAuth, requireScope, type AdminAuthDeps, type AdminEnv } from './admin-auth';
-import { accountView, auditEventView, newSecretView, secretView, secretWithAccountView } from './presenters';
+import { accountView, auditEventView, clientKeyView, newSecretView, secretView, secretWithAccountView } from './presenters';
 import { Problem, fromZod, problemResponse, toProblem } from './problems';
 import {
   accountSchemas,
   auditEventsQuery,
+  createKeySchema,
   createSecretSchema,
   listAccountsQuery,
   listSecretsQuery,
+  updateKeySchema,
   updateSecretSchema,
 } from './schemas';
 
@@ -101,16 +104,19 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
       tokenTtlSeconds: input.token_ttl_seconds,
       rateLimitPerMinute: input.rate_limit_per_minute,
       allowedIps: input.allowed_ips,
+      tokenEndpointAuthMethods: input.token_endpoint_auth_methods,
+      requireDpop: input.require_dpop,
     });
     const { account } = created;
     await audited(c, 201, {
       action: 'service_account.created',
       accountId: account.id,
       clientId: account.clientId,
-      secretId: created.secret.row.id,
-      details: { ...input, secret_prefix: created.secret.row.prefix },
+      secretId: created.secret?.row.id,
+      details: { ...input, ...(created.secret ? { secret_prefix: created.secret.row.prefix } : {}) },
     });
-    return c.json({ ...view(created), secret: newSecretView(created.secret, now()) }, 201, {
+    const secret = created.secret ? newSecretView(created.secret, now()) : null;
+    return c.json({ ...view(created), secret }, 201, {
       Location: `/admin/v1/service-accounts/${account.id}`,
       'Cache-Control': 'no-store',
     });
@@ -136,6 +142,8 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
       tokenTtlSeconds: input.token_ttl_seconds,
       rateLimitPerMinute: input.rate_limit_per_minute,
       allowedIps: input.allowed_ips,
+      tokenEndpointAuthMethods: input.token_endpoint_auth_methods,
+      requireDpop: input.require_dpop,
       status: input.status,
     });
     const { account } = updated;
@@ -221,6 +229,38 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
     const secretId = c.req.param('secretId');
     const row = await revokeSecret(ctx, accountId, secretId);
     await audited(c, 204, { action: 'secret.revoked', accountId, secretId, details: { prefix: row.prefix } });
+    return c.body(null, 204);
+  });
+
+  app.post('/service-accounts/:id/keys', requireScope(ADMIN_SCOPES.update), async (c) => {
+    const input = await jsonBody(c, createKeySchema);
+    const key = await addClientKey(ctx, c.req.param('id'), { jwk: input.jwk, description: input.description });
+    await audited(c, 201, {
+      action: 'key.created',
+      accountId: key.accountId,
+      details: { key_id: key.id, kid: key.kid, alg: key.alg, thumbprint: key.thumbprint },
+    });
+    return c.json(clientKeyView(key), 201, { Location: `/admin/v1/service-accounts/${key.accountId}/keys/${key.id}` });
+  });
+
+  app.get('/service-accounts/:id/keys', requireScope(ADMIN_SCOPES.read), async (c) =>
+    c.json({ items: (await listClientKeys(ctx, c.req.param('id'))).map(clientKeyView) }),
+  );
+
+  app.patch('/service-accounts/:id/keys/:keyId', requireScope(ADMIN_SCOPES.update), async (c) => {
+    const input = await jsonBody(c, updateKeySchema);
+    const key = await setClientKeyStatus(ctx, c.req.param('id'), c.req.param('keyId'), input.status);
+    await audited(c, 200, {
+      action: input.status === 'active' ? 'key.enabled' : 'key.disabled',
+      accountId: key.accountId,
+      details: { key_id: key.id, kid: key.kid },
+    });
+    return c.json(clientKeyView(key));
+  });
+
+  app.delete('/service-accounts/:id/keys/:keyId', requireScope(ADMIN_SCOPES.update), async (c) => {
+    const key = await deleteClientKey(ctx, c.req.param('id'), c.req.param('keyId'));
+    await audited(c, 204, { action: 'key.deleted', accountId: key.accountId, details: { key_id: key.id, kid: key.kid } });
     return c.body(null, 204);
   });
 

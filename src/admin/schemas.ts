@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AUTH_METHODS } from '../accounts/accounts';
 import { parseIpRange } from '../limits/ip-ranges';
 import { SCOPE_TOKEN } from '../oauth/client-credentials-grant';
 
@@ -40,6 +41,11 @@ export function accountSchemas(maxTokenTtlSeconds: number) {
     token_ttl_seconds: tokenTtl.nullable(),
     rate_limit_per_minute: rateLimit.nullable(),
     allowed_ips: z.array(allowedIp).max(100, 'at most 100 entries'),
+    token_endpoint_auth_methods: z
+      .array(z.enum(AUTH_METHODS, { error: `must be one of ${AUTH_METHODS.join(', ')}` }))
+      .min(1, 'name at least one method')
+      .max(AUTH_METHODS.length),
+    require_dpop: z.boolean(),
   };
   return {
     create: z.strictObject({
@@ -50,6 +56,8 @@ export function accountSchemas(maxTokenTtlSeconds: number) {
       token_ttl_seconds: fields.token_ttl_seconds.optional(),
       rate_limit_per_minute: fields.rate_limit_per_minute.optional(),
       allowed_ips: fields.allowed_ips.optional(),
+      token_endpoint_auth_methods: fields.token_endpoint_auth_methods.optional(),
+      require_dpop: fields.require_dpop.optional(),
     }),
     update: z.strictObject({
       name: fields.name.optional(),
@@ -59,6 +67,8 @@ export function accountSchemas(maxTokenTtlSeconds: number) {
       token_ttl_seconds: fields.token_ttl_seconds.optional(),
       rate_limit_per_minute: fields.rate_limit_per_minute.optional(),
       allowed_ips: fields.allowed_ips.optional(),
+      token_endpoint_auth_methods: fields.token_endpoint_auth_methods.optional(),
+      require_dpop: fields.require_dpop.optional(),
       status: z.enum(['active', 'disabled'], { error: 'must be "active" or "disabled" (use POST …/revoke to revoke)' }).optional(),
     }),
   };
@@ -67,6 +77,15 @@ export function accountSchemas(maxTokenTtlSeconds: number) {
 export const createSecretSchema = z.strictObject({
   description: description.optional(),
   expires_at: z.iso.datetime({ offset: true, error: 'must be an RFC 3339 date-time, e.g. 2027-01-31T00:00:00Z' }).optional(),
+});
+
+export const createKeySchema = z.strictObject({
+  jwk: z.record(z.string(), z.unknown(), { error: 'must be a public JWK object' }),
+  description: description.optional(),
+});
+
+export const updateKeySchema = z.strictObject({
+  status: z.enum(['active', 'disabled'], { error: 'must be "active" or "disabled" (DELETE the key to remove it)' }),
 });
 
 export const updateSecretSchema = z.strictObject({

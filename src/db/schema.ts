@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -18,6 +18,13 @@ export const serviceAccounts = pgTable(
     rateLimitPerMinute: integer('rate_limit_per_minute'),
     /** IPv4/IPv6 addresses and CIDR ranges a token request may come from; empty means any. */
     allowedIps: text('allowed_ips').array().notNull().default(sql`'{}'::text[]`),
+    /** Client authentication methods this account may use at the token endpoint. */
+    tokenEndpointAuthMethods: text('token_endpoint_auth_methods')
+      .array()
+      .notNull()
+      .default(sql`'{client_secret_basic,client_secret_post}'::text[]`),
+    /** Every token request must carry a DPoP proof (RFC 9449), so every token is sender-constrained. */
+    requireDpop: boolean('require_dpop').notNull().default(false),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     lastUsedAt: ts('last_used_at'),
@@ -58,6 +65,47 @@ export const clientSecrets = pgTable(
     // Rotation reviews across all accounts: soonest expiry first.
     index('client_secrets_expires_idx').on(t.expiresAt, t.id),
   ],
+);
+
+/** Public keys an account signs private_key_jwt client assertions with (RFC 7523). Never a private member. */
+export const clientKeys = pgTable(
+  'client_keys',
+  {
+    id: uuid('id').primaryKey(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => serviceAccounts.id, { onDelete: 'cascade' }),
+    /** The JWK's kid, or its RFC 7638 thumbprint when it has none. Unique per account. */
+    kid: text('kid').notNull(),
+    alg: text('alg').notNull(),
+    /** The public JWK as registered (public members only). */
+    jwk: jsonb('jwk').$type<Record<string, unknown>>().notNull(),
+    /** RFC 7638 SHA-256 thumbprint, to tell keys apart in a list. */
+    thumbprint: text('thumbprint').notNull(),
+    description: text('description').notNull().default(''),
+    status: text('status', { enum: ['active', 'disabled'] }).notNull().default('active'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    lastUsedAt: ts('last_used_at'),
+    lastUsedIp: text('last_used_ip'),
+  },
+  (t) => [
+    check('client_keys_status_check', sql`${t.status} in ('active', 'disabled')`),
+    uniqueIndex('client_keys_account_kid_idx').on(t.accountId, t.kid),
+  ],
+);
+
+/**
+ * One-time values seen recently: private_key_jwt assertion jti and DPoP proof jti. Shared by every instance,
+ * so a replay is refused whichever instance it reaches. Rows are purged once expired.
+ */
+export const usedJtis = pgTable(
+  'used_jtis',
+  {
+    key: text('key').primaryKey(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('used_jtis_expires_idx').on(t.expiresAt)],
 );
 
 /**
@@ -107,3 +155,4 @@ export const rateLimits = pgTable(
 export type ServiceAccountRow = typeof serviceAccounts.$inferSelect;
 export type ClientSecretRow = typeof clientSecrets.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
+export type ClientKeyRow = typeof clientKeys.$inferSelect;

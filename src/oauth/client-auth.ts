@@ -1,13 +1,14 @@
+import { assertionClientId, JWT_BEARER_ASSERTION_TYPE } from './client-assertion';
 import { InvalidClient, InvalidRequest } from './errors';
 import type { TokenParams } from './token-request';
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
-export interface PresentedCredentials {
-  clientId: string;
-  secret: string;
-  method: ClientAuthMethod;
-}
+export type PresentedCredentials =
+  | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; secret: string }
+  | { method: 'private_key_jwt'; clientId: string; assertion: string };
+
+const MAX_ASSERTION = 8192;
 
 const MAX_CLIENT_ID = 200;
 const MAX_SECRET = 512;
@@ -15,11 +16,26 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * Extracts the client's credentials from `Authorization: Basic` (RFC 6749 §2.3.1: id and secret each
- * form-urlencoded, then base64) or from the body (client_secret_post). Using both is invalid_request.
+ * form-urlencoded, then base64), from the body (client_secret_post), or from a JWT client assertion
+ * (private_key_jwt, RFC 7523 §2.2). Using more than one method is invalid_request.
  */
 export function presentedCredentials(authorization: string | undefined, params: TokenParams): PresentedCredentials {
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
+  const assertionType = params.get('client_assertion_type');
+  const assertion = params.get('client_assertion');
+  if (assertionType !== undefined || assertion !== undefined) {
+    if (authorization !== undefined || bodySecret !== undefined) {
+      throw new InvalidRequest('use one client authentication method: a client assertion, or a secret');
+    }
+    if (assertionType !== JWT_BEARER_ASSERTION_TYPE) {
+      throw new InvalidRequest(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
+    }
+    if (assertion === undefined) throw new InvalidRequest('client_assertion is required with client_assertion_type');
+    const clientId = assertion.length <= MAX_ASSERTION ? assertionClientId(assertion) : undefined;
+    if (clientId === undefined || (bodyId !== undefined && bodyId !== clientId)) throw new InvalidClient(false);
+    return { method: 'private_key_jwt', clientId, assertion };
+  }
   if (authorization !== undefined) {
     const basic = parseBasic(authorization);
     if (bodySecret !== undefined) {
@@ -35,7 +51,7 @@ export function presentedCredentials(authorization: string | undefined, params: 
   return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' };
 }
 
-function parseBasic(header: string): PresentedCredentials {
+function parseBasic(header: string): PresentedCredentials & { method: 'client_secret_basic' } {
   const fail = () => new InvalidClient(true);
   const match = /^Basic[ ]+(\S+)\s*$/i.exec(header);
   if (!match) throw fail();

@@ -46,6 +46,17 @@ export class InvalidTarget extends OAuthError {
   readonly error = 'invalid_target';
 }
 
+/** RFC 9449 §5: the DPoP proof is missing a required part, malformed, replayed or for another request. */
+export class InvalidDpopProof extends OAuthError {
+  readonly error = 'invalid_dpop_proof';
+}
+
+/** 403: the authenticated caller lacks the scope an endpoint needs (introspection's token:introspect). */
+export class InsufficientScope extends OAuthError {
+  readonly error = 'insufficient_scope';
+  override readonly status = 403;
+}
+
 /** 429: a rate limit or a brute-force block. Not in RFC 6749; named as Auth0 names it. */
 export class TooManyRequests extends OAuthError {
   readonly error = 'too_many_requests';

@@ -7,6 +7,7 @@ import { OAuthError, RequestTooLarge, oauthErrorBody } from './errors';
 import { CachedDocument } from '../http/cached-document';
 import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
+import { handleIntrospection } from './introspection';
 import { handleTokenRequest, type TokenEndpointDeps } from './token-endpoint';
 
 export interface OAuthRoutesDeps extends TokenEndpointDeps {
@@ -20,13 +21,14 @@ const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 /** The OAuth HTTP surface: token endpoint, JWKS, and discovery. Thin: the work is in token-endpoint.ts. */
 export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
   const app = new Hono();
+  const limitBody = bodyLimit({
+    maxSize: deps.bodyLimitBytes,
+    onError: () => oauthError(new RequestTooLarge('the request body is too large')),
+  });
 
   app.post(
     '/oauth/token',
-    bodyLimit({
-      maxSize: deps.bodyLimitBytes,
-      onError: () => oauthError(new RequestTooLarge('the request body is too large')),
-    }),
+    limitBody,
     async (c) => {
       const source = requestSource(c, deps.trustedProxies);
       try {
@@ -34,6 +36,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
           contentType: c.req.header('content-type'),
           body: await c.req.text(),
           authorization: c.req.header('authorization'),
+          dpop: c.req.header('dpop'),
           sourceIp: source.ip,
           userAgent: source.userAgent,
         });
@@ -45,13 +48,41 @@ export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
     },
   );
 
-  app.on(['GET', 'PUT', 'DELETE', 'PATCH'], '/oauth/token', () =>
-    Response.json({ error: 'invalid_request', error_description: 'use POST' }, { status: 405, headers: { Allow: 'POST' } }),
+  app.post(
+    '/oauth/introspect',
+    limitBody,
+    async (c) => {
+      const source = requestSource(c, deps.trustedProxies);
+      try {
+        const body = await handleIntrospection(
+          { ...deps, issuer: deps.settings.issuer },
+          {
+            contentType: c.req.header('content-type'),
+            body: await c.req.text(),
+            authorization: c.req.header('authorization'),
+            sourceIp: source.ip,
+          },
+        );
+        return c.json(body, 200, NO_STORE);
+      } catch (error) {
+        if (error instanceof OAuthError) return oauthError(error);
+        throw error;
+      }
+    },
   );
+
+  for (const path of ['/oauth/token', '/oauth/introspect']) {
+    app.on(['GET', 'PUT', 'DELETE', 'PATCH'], path, () =>
+      Response.json({ error: 'invalid_request', error_description: 'use POST' }, { status: 405, headers: { Allow: 'POST' } }),
+    );
+  }
 
   const cacheControl = `public, max-age=${deps.jwksMaxAgeSeconds}`;
   const jwks = new CachedDocument(() => deps.keys.jwks(), cacheControl);
-  app.get('/.well-known/jwks.json', (c) => jwks.respond(c.req.header('if-none-match')));
+  app.get('/.well-known/jwks.json', (c) => {
+    deps.keys.refresh(); // a key that became due to leave (or arrive) by time alone invalidates the document
+    return jwks.respond(c.req.header('if-none-match'));
+  });
 
   // scopes_supported comes from the accounts: rebuilt after any account change, on every instance.
   const metadata = new CachedDocument(async () => {
@@ -64,8 +95,17 @@ export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
     );
   }, cacheControl);
   deps.accounts.credentials.onInvalidate(() => metadata.invalidate());
-  app.get('/.well-known/oauth-authorization-server', (c) => metadata.respond(c.req.header('if-none-match')));
-  app.get('/.well-known/openid-configuration', (c) => metadata.respond(c.req.header('if-none-match')));
+  // A key added, retired or dropped changes the JWKS, and maybe the algorithms the metadata lists.
+  deps.keys.onChange(() => {
+    jwks.invalidate();
+    metadata.invalidate();
+  });
+  const respondMetadata = (ifNoneMatch: string | undefined) => {
+    deps.keys.refresh();
+    return metadata.respond(ifNoneMatch);
+  };
+  app.get('/.well-known/oauth-authorization-server', (c) => respondMetadata(c.req.header('if-none-match')));
+  app.get('/.well-known/openid-configuration', (c) => respondMetadata(c.req.header('if-none-match')));
 
   return app;
 }

@@ -1,24 +1,21 @@
-import { authenticateClient, type AuthFailureReason } from '../accounts/authenticate-client';
 import type { AccountsContext } from '../accounts/context';
 import type { LastUsedTracker } from '../accounts/last-used';
 import type { AuditLog } from '../audit/audit-log';
 import { rateLimitHeaders, type AccountRateLimiter } from '../limits/account-rate-limit';
-import type { BruteForceGuard } from '../limits/brute-force';
-import { addressAllowed } from '../limits/ip-ranges';
 import { signAccessToken } from '../tokens/access-token';
 import type { KeyStore } from '../tokens/key-store';
-import { presentedCredentials } from './client-auth';
+import { authenticateRequest, type ClientAuthDeps, type DenialReason, type Trail } from './authenticate-request';
 import { grantFor } from './client-credentials-grant';
+import { verifyDpopProof } from './dpop';
 import { InvalidClient, InvalidRequest, OAuthError, TooManyRequests, UnsupportedGrantType } from './errors';
 import { TokenParams } from './token-request';
 
-export interface TokenEndpointDeps {
+export interface TokenEndpointDeps extends ClientAuthDeps {
   accounts: AccountsContext;
   keys: KeyStore;
   audit: AuditLog;
   lastUsed: LastUsedTracker;
   rateLimiter: AccountRateLimiter;
-  bruteForce: BruteForceGuard;
   settings: {
     issuer: string;
     defaultAudience: string;
@@ -32,6 +29,8 @@ export interface TokenRequestInput {
   contentType: string | undefined;
   body: string;
   authorization: string | undefined;
+  /** The DPoP header (RFC 9449), when sent. */
+  dpop: string | undefined;
   /** The client's address (see limits/client-address.ts); undefined when unknown. */
   sourceIp: string | undefined;
   userAgent: string | undefined;
@@ -39,7 +38,7 @@ export interface TokenRequestInput {
 
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
 }
@@ -49,22 +48,7 @@ export interface TokenResult {
   headers: Record<string, string>;
 }
 
-/** Why a token request was refused, beyond what the client is told. */
-export type DenialReason =
-  | AuthFailureReason
-  | 'malformed_credentials'
-  | 'ip_not_allowed'
-  | 'rate_limited'
-  | 'too_many_failures';
-
-/** What the audit trail learns about a request as it goes. */
-interface Trail {
-  clientId?: string;
-  accountId?: string;
-  secretId?: string;
-  reason?: DenialReason;
-  requested?: Record<string, unknown>;
-}
+export type { DenialReason };
 
 /**
  * POST /oauth/token for grant_type=client_credentials (RFC 6749 §4.4). Throws an OAuthError for every
@@ -74,7 +58,11 @@ export async function handleTokenRequest(deps: TokenEndpointDeps, input: TokenRe
   const trail: Trail = {};
   try {
     const result = await issue(deps, input, trail);
-    record(deps, input, trail, 'token.issued', 200, { ...trail.requested, granted_scope: result.body.scope ?? '' });
+    record(deps, input, trail, 'token.issued', 200, {
+      ...trail.requested,
+      granted_scope: result.body.scope ?? '',
+      token_type: result.body.token_type,
+    });
     return result;
   } catch (error) {
     if (error instanceof OAuthError) {
@@ -93,30 +81,16 @@ async function issue(deps: TokenEndpointDeps, input: TokenRequestInput, trail: T
   if (grantType === undefined) throw new InvalidRequest('grant_type is required');
   if (grantType !== 'client_credentials') throw new UnsupportedGrantType('only client_credentials is supported');
 
-  const credentials = presentedCredentials(input.authorization, params);
-  const basic = credentials.method === 'client_secret_basic';
-  trail.clientId = credentials.clientId;
+  const { account, credential } = await authenticateRequest(deps, input, params, trail);
+  const now = deps.accounts.clock();
 
-  // Before any argon2 work: a source that failed too often waits.
-  const blockedFor = deps.bruteForce.blockedFor(credentials.clientId, input.sourceIp);
-  if (blockedFor > 0) {
-    trail.reason = 'too_many_failures';
-    throw new TooManyRequests('too many failed authentications; try again later', { 'Retry-After': String(blockedFor) });
+  // RFC 9449: a valid proof binds the token to its key; an account may insist on one.
+  let jkt: string | undefined;
+  if (input.dpop !== undefined || account.requireDpop) {
+    if (input.dpop === undefined) throw new InvalidRequest('this client must send a DPoP proof (RFC 9449)');
+    jkt = await verifyDpopProof(input.dpop, { method: 'POST', url: `${deps.settings.issuer}/oauth/token`, now }, deps.replay);
   }
 
-  const auth = await authenticateClient(deps.accounts, credentials.clientId, credentials.secret);
-  trail.secretId = auth.ok ? auth.secret.id : auth.secretId;
-  trail.accountId = auth.ok ? auth.account.id : auth.accountId;
-  let reason: DenialReason | undefined = auth.ok ? undefined : auth.reason;
-  if (auth.ok && !addressAllowed(auth.account.allowedIps, input.sourceIp)) reason = 'ip_not_allowed';
-  if (reason !== undefined || !auth.ok) {
-    trail.reason = reason;
-    await deps.bruteForce.recordFailure(credentials.clientId, input.sourceIp);
-    throw new InvalidClient(basic);
-  }
-  await deps.bruteForce.recordSuccess(credentials.clientId, input.sourceIp);
-
-  const { account, secret } = auth;
   const limit = await deps.rateLimiter.consume(
     account.id,
     account.rateLimitPerMinute ?? deps.settings.defaultRateLimitPerMinute,
@@ -129,17 +103,22 @@ async function issue(deps: TokenEndpointDeps, input: TokenRequestInput, trail: T
 
   const grant = grantFor(account, params, deps.settings);
   const ttlSeconds = Math.min(account.tokenTtlSeconds ?? deps.settings.tokenTtlSeconds, deps.settings.maxTokenTtlSeconds);
-  const now = deps.accounts.clock();
   const issued = await signAccessToken(deps.keys.signingKey(), {
     issuer: deps.settings.issuer,
     clientId: account.clientId,
+    credentialId: credential.id,
     audience: grant.audience,
     scope: grant.scope,
     ttlSeconds,
     now,
+    ...(jkt ? { jkt } : {}),
   });
-  deps.lastUsed.touch(account.id, secret.id, now, input.sourceIp);
-  const body: TokenResponse = { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
+  deps.lastUsed.touch(account.id, credential, now, input.sourceIp);
+  const body: TokenResponse = {
+    access_token: issued.token,
+    token_type: jkt ? 'DPoP' : 'Bearer',
+    expires_in: issued.expiresIn,
+  };
   if (grant.scope.length > 0) body.scope = grant.scope.join(' ');
   return { body, headers: limitHeaders };
 }
@@ -165,6 +144,7 @@ function record(
   httpStatus: number,
   details: Record<string, unknown> | undefined,
 ): void {
+  const keyId = trail.credential?.kind === 'key' ? trail.credential.id : undefined;
   deps.audit.record({
     occurredAt: deps.accounts.clock(),
     action,
@@ -173,10 +153,10 @@ function record(
     actor: trail.clientId,
     accountId: trail.accountId,
     clientId: trail.clientId,
-    secretId: trail.secretId,
+    secretId: trail.credential?.kind === 'secret' ? trail.credential.id : undefined,
     sourceIp: input.sourceIp,
     userAgent: input.userAgent,
     httpStatus,
-    details,
+    details: keyId ? { ...details, key_id: keyId } : details,
   });
 }

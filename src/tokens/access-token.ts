@@ -5,6 +5,10 @@ import type { SigningKey } from './key-store';
 export interface AccessTokenClaims {
   issuer: string;
   clientId: string;
+  /** The secret or key the client authenticated with: lets introspection notice it was revoked since. */
+  credentialId: string;
+  /** RFC 9449: the thumbprint of the DPoP key this token is bound to. */
+  jkt?: string;
   audience: string | string[];
   scope: string[];
   ttlSeconds: number;
@@ -21,7 +25,8 @@ export interface IssuedToken {
 export async function signAccessToken(key: SigningKey, claims: AccessTokenClaims): Promise<IssuedToken> {
   const iat = Math.floor(claims.now.getTime() / 1000);
   const jti = randomUUID();
-  const payload: Record<string, unknown> = { client_id: claims.clientId };
+  const payload: Record<string, unknown> = { client_id: claims.clientId, credential_id: claims.credentialId };
+  if (claims.jkt) payload.cnf = { jkt: claims.jkt };
   if (claims.scope.length > 0) payload.scope = claims.scope.join(' ');
   const token = await new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
