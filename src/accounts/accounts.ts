@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { and, count, desc, eq, exists, ilike, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
+import { descNullsLast } from '../db/order';
+import { and, count, eq, exists, ilike, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import { changeAccount } from './account-changes';
 import type { AccountsContext } from './context';
@@ -154,7 +155,7 @@ export async function listAccounts(ctx: AccountsContext, query: ListAccountsQuer
     .select()
     .from(serviceAccounts)
     .where(conditions.length ? and(...conditions) : undefined)
-    .orderBy(desc(serviceAccounts.createdAt), desc(serviceAccounts.id))
+    .orderBy(descNullsLast(serviceAccounts.createdAt), descNullsLast(serviceAccounts.id))
     .limit(query.limit + 1);
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
@@ -265,7 +266,7 @@ async function secretsOf(ctx: AccountsContext, accountIds: string[]): Promise<Ma
     .select()
     .from(clientSecrets)
     .where(inArray(clientSecrets.accountId, accountIds))
-    .orderBy(desc(clientSecrets.createdAt), desc(clientSecrets.id));
+    .orderBy(descNullsLast(clientSecrets.createdAt), descNullsLast(clientSecrets.id));
   for (const row of rows) {
     const list = byAccount.get(row.accountId) ?? [];
     list.push(row);

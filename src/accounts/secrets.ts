@@ -1,4 +1,5 @@
-import { and, asc, count, desc, eq, gt, lt, ne, or, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, gt, lt, ne, or, type SQL } from 'drizzle-orm';
+import { descNullsLast } from '../db/order';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import { changeAccount } from './account-changes';
 import type { AccountsContext, Tx } from './context';
@@ -117,7 +118,7 @@ export async function listSecrets(
     .select()
     .from(clientSecrets)
     .where(and(...conditions))
-    .orderBy(desc(clientSecrets.createdAt), desc(clientSecrets.id))
+    .orderBy(descNullsLast(clientSecrets.createdAt), descNullsLast(clientSecrets.id))
     .limit(query.limit + 1);
   const items = rows.slice(0, query.limit);
   const last = items[items.length - 1];

@@ -1,4 +1,5 @@
-import { and, desc, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
+import { descNullsLast } from '../db/order';
 import { decodeCursor, encodeCursor } from '../accounts/cursor';
 import type { Database } from '../db/connect';
 import { auditEvents, type AuditEventRow } from '../db/schema';
@@ -37,7 +38,7 @@ export async function listAuditEvents(
     .select()
     .from(auditEvents)
     .where(conditions.length ? and(...conditions) : undefined)
-    .orderBy(desc(auditEvents.occurredAt), desc(auditEvents.id))
+    .orderBy(descNullsLast(auditEvents.occurredAt), descNullsLast(auditEvents.id))
     .limit(query.limit + 1);
   const items = rows.slice(0, query.limit);
   const last = items[items.length - 1];
