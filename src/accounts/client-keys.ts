@@ -4,6 +4,8 @@ import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import { clientKeys, serviceAccounts, type ClientKeyRow } from '../db/schema';
 import { changeAccount } from './account-changes';
 import type { AccountsContext } from './context';
+import { requireAccount } from './secrets';
+import { PRIVATE_MEMBERS, PUBLIC_MEMBERS } from '../tokens/public-jwk';
 import { ConflictError, InvalidFieldsError, NotFoundError, isUuid, uniqueViolation } from './errors';
 
 /** Algorithms a client may sign private_key_jwt assertions with: asymmetric only, never `none` or HMAC. */
@@ -13,12 +15,6 @@ export type ClientAssertionAlg = (typeof CLIENT_ASSERTION_ALGS)[number];
 /** Keys one account may register. */
 export const MAX_CLIENT_KEYS = 10;
 
-const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
-  RSA: ['kty', 'n', 'e'],
-  EC: ['kty', 'crv', 'x', 'y'],
-  OKP: ['kty', 'crv', 'x'],
-};
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 export interface ClientKeyInput {
   jwk: Record<string, unknown>;
@@ -144,12 +140,6 @@ export async function deleteClientKey(ctx: AccountsContext, accountId: string, k
   );
   if (!row) throw new NotFoundError('key');
   return row;
-}
-
-async function requireAccount(ctx: AccountsContext, accountId: string): Promise<void> {
-  if (!isUuid(accountId)) throw new NotFoundError('service account');
-  const [found] = await ctx.db.select({ id: serviceAccounts.id }).from(serviceAccounts).where(eq(serviceAccounts.id, accountId));
-  if (!found) throw new NotFoundError('service account');
 }
 
 async function requireKey(ctx: AccountsContext, accountId: string, keyId: string): Promise<void> {

@@ -239,7 +239,8 @@ export async function revokeSecret(ctx: AccountsContext, accountId: string, secr
   return row ?? current;
 }
 
-async function requireAccount(ctx: AccountsContext, accountId: string): Promise<void> {
+/** Throws NotFoundError unless the account exists. */
+export async function requireAccount(ctx: AccountsContext, accountId: string): Promise<void> {
   if (!isUuid(accountId)) throw new NotFoundError('service account');
   const [found] = await ctx.db
     .select({ id: serviceAccounts.id })

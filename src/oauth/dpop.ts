@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
+import { PRIVATE_MEMBERS } from '../tokens/public-jwk';
 import { InvalidDpopProof } from './errors';
 import type { JtiReplayGuard } from './jti-replay';
 
@@ -10,7 +11,6 @@ const MAX_AGE_SECONDS = 300;
 const MAX_SKEW_SECONDS = 60;
 const MAX_JTI_LENGTH = 200;
 const MAX_PROOF_LENGTH = 8192;
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 export interface DpopRequest {
   /** The HTTP method and URL the proof must name (RFC 9449 §4.3: htm, htu without query and fragment). */

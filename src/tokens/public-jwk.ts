@@ -1,7 +1,10 @@
 import type { JWK } from 'jose';
 
 /** The members of a public JWK, per key type. Anything else (d, p, q, dp, dq, qi, oth, k…) never leaves. */
-const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
+/** Members that only a private (or symmetric) JWK has. */
+export const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+export const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
   RSA: ['kty', 'n', 'e'],
   EC: ['kty', 'crv', 'x', 'y'],
   OKP: ['kty', 'crv', 'x'],
