@@ -2,8 +2,8 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialCache } from '../src/accounts/credential-cache';
 import { revokeSecret } from '../src/accounts/secrets';
-import { DATABASE_KINDS, freshDatabase, secondConnection, type TestDatabase } from './support/database';
-import { startTestService, type TestService } from './support/service';
+import { DATABASE_KINDS, type TestDatabase } from './support/database';
+import { startTestService, startTwoInstances, type TestService } from './support/service';
 
 const grant = { grant_type: 'client_credentials' };
 
@@ -13,27 +13,15 @@ const grant = { grant_type: 'client_credentials' };
  * admin call returns, so the very next token request sees it.
  */
 describe.each(DATABASE_KINDS)('credential cache across two instances (%s)', (kind) => {
+  let pair: Awaited<ReturnType<typeof startTwoInstances>>;
   let database: TestDatabase;
-  let bDatabase: TestDatabase;
   let a: TestService;
   let b: TestService;
-
   beforeAll(async () => {
-    database = await freshDatabase(kind);
-    bDatabase = await secondConnection(database);
-    a = await startTestService(kind, {}, { database });
-    b = await startTestService(
-      kind,
-      { ISSUER: a.config.issuer },
-      { database: bDatabase, keysDir: a.config.keysDir, adminSecret: a.adminSecret },
-    );
+    pair = await startTwoInstances(kind);
+    ({ a, b, database } = pair);
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await bDatabase?.destroy();
-    await database?.destroy();
-  });
+  afterAll(() => pair?.close());
 
   /** An account whose secret instance b has verified and cached. */
   const warmAccount = async (input: Record<string, unknown> = {}) => {
@@ -104,26 +92,15 @@ describe.each(DATABASE_KINDS)('credential cache across two instances (%s)', (kin
 });
 
 describe.runIf(DATABASE_KINDS.includes('postgres'))('a dropped LISTEN connection (postgres)', () => {
+  let pair: Awaited<ReturnType<typeof startTwoInstances>>;
   let database: TestDatabase;
-  let bDatabase: TestDatabase;
   let a: TestService;
   let b: TestService;
   beforeAll(async () => {
-    database = await freshDatabase('postgres');
-    bDatabase = await secondConnection(database);
-    a = await startTestService('postgres', {}, { database });
-    b = await startTestService(
-      'postgres',
-      { ISSUER: a.config.issuer },
-      { database: bDatabase, keysDir: a.config.keysDir, adminSecret: a.adminSecret },
-    );
+    pair = await startTwoInstances('postgres');
+    ({ a, b, database } = pair);
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await bDatabase?.destroy();
-    await database?.destroy();
-  });
+  afterAll(() => pair?.close());
 
   const waitUntilListening = async (h: TestService) => {
     for (let i = 0; i < 200 && !h.service.accounts.credentials.isListening; i++) await new Promise((r) => setTimeout(r, 50));

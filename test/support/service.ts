@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config';
 import { openService, type Service } from '../../src/service';
-import { freshDatabase, type DatabaseKind, type TestDatabase } from './database';
+import { freshDatabase, secondConnection, type DatabaseKind, type TestDatabase } from './database';
 
 /** A clock the tests move by hand: expiry is tested by advancing it, never by sleeping. */
 export class TestClock {
@@ -170,6 +170,34 @@ export async function startTestService(
       await service.close();
       if (!options.database) await database.destroy();
       if (!options.keysDir) await rm(keysDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Two instances behind one load balancer: one database (on PostgreSQL, each through its own connections),
+ * the same issuer, keys and bootstrap admin.
+ */
+export async function startTwoInstances(
+  kind: DatabaseKind,
+): Promise<{ a: TestService; b: TestService; database: TestDatabase; close(): Promise<void> }> {
+  const database = await freshDatabase(kind);
+  const bDatabase = await secondConnection(database);
+  const a = await startTestService(kind, {}, { database });
+  const b = await startTestService(
+    kind,
+    { ISSUER: a.config.issuer },
+    { database: bDatabase, keysDir: a.config.keysDir, adminSecret: a.adminSecret },
+  );
+  return {
+    a,
+    b,
+    database,
+    async close() {
+      await a.close();
+      await b.close();
+      await bDatabase.destroy();
+      await database.destroy();
     },
   };
 }
