@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_KINDS, freshDatabase, secondConnection, type TestDatabase } from './support/database';
-import { startTestService, TestClock, type TestService } from './support/service';
+import { DATABASE_KINDS } from './support/database';
+import { startTestService, startTwoInstances, TestClock, type TestService } from './support/service';
 
 const grant = { grant_type: 'client_credentials' };
 const DAY = 86_400_000;
@@ -41,7 +41,7 @@ describe.each(DATABASE_KINDS)('credential lifecycle (%s)', (kind) => {
 
     const answers = [
       await h.token(grant, { id: 'sa_000000000000000000000000', secret: good.secret }), // unknown client
-      await h.token(grant, { id: good.id, secret: `${good.secret.slice(0, -1)}A` }), // wrong secret
+      await h.token(grant, { id: good.id, secret: `${good.secret.slice(0, -1)}${good.secret.endsWith('A') ? 'B' : 'A'}` }), // wrong secret
       await h.token(grant, { id: good.id, secret: second.secret }), // disabled secret
       await h.token(grant, { id: good.id, secret: 'not-even-our-format' }),
     ];
@@ -85,28 +85,14 @@ describe.each(DATABASE_KINDS)('secret expiry, on an injected clock (%s)', (kind)
 });
 
 describe.each(DATABASE_KINDS)('two instances sharing one database (%s)', (kind) => {
-  let database: TestDatabase;
+  let pair: Awaited<ReturnType<typeof startTwoInstances>>;
   let a: TestService;
   let b: TestService;
-  let bDatabase: TestDatabase;
   beforeAll(async () => {
-    database = await freshDatabase(kind);
-    bDatabase = await secondConnection(database);
-    a = await startTestService(kind, {}, { database });
-    // Instances behind one load balancer share the issuer, the keys and the database (on PostgreSQL, each
-    // through its own connections).
-    b = await startTestService(
-      kind,
-      { ISSUER: a.config.issuer },
-      { database: bDatabase, keysDir: a.config.keysDir, adminSecret: a.adminSecret },
-    );
+    pair = await startTwoInstances(kind);
+    ({ a, b } = pair);
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await bDatabase?.destroy();
-    await database?.destroy();
-  });
+  afterAll(() => pair?.close());
 
   it('a revoke through one instance is refused by the other on the very next request', async () => {
     const account = await a.createAccount();
