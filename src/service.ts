@@ -56,6 +56,7 @@ export async function openService(config: Config, options: ServiceOptions = {}):
   const database =
     options.database ?? (await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   await database.migrate();
+  await database.refreshStatistics();
   const keys = await KeyStore.open({
     dir: config.keysDir,
     alg: config.signingAlg,
@@ -101,8 +102,10 @@ export async function openService(config: Config, options: ServiceOptions = {}):
   const purgeExpired = async () => {
     const now = clock();
     const auditEvents = await purgeAuditEvents(database.db, new Date(now.getTime() - config.auditRetentionDays * 86_400_000));
+    // Real time, not the service clock: rate-limiter-flexible stamps a counter's expiry with Date.now().
     if (config.rateLimitStore === 'database') await purgeExpiredCounters(database.db, new Date());
     await replay.purge(now);
+    await database.refreshStatistics();
     return { auditEvents };
   };
   const logFailure = (what: string) => (error: unknown) =>

@@ -108,6 +108,20 @@ describe.each(DATABASE_KINDS)('audit trail (%s)', (kind) => {
       });
     });
 
+    it('a request smuggling a NUL character into what is recorded is still recorded, and holds back no later event', async () => {
+      const { creds } = await newAccount();
+      const smuggled = await tokenRequest({ ...grant, scope: 'orders:read\u0000x', audience: API }, creds);
+      expect(smuggled.res.status, smuggled.res.text).toBe(400);
+      const after = await tokenRequest({ ...grant, scope: 'orders:read', audience: API }, creds);
+      expect(after.res.status, after.res.text).toBe(200);
+      await h.service.flush();
+
+      expect(h.service.audit.pending).toBe(0);
+      const denied = await eventOf('token.denied', smuggled.userAgent);
+      expect(denied.details.scope).toBe('orders:read\ufffdx');
+      await eventOf('token.issued', after.userAgent);
+    });
+
     /** A fresh account after one admin change (a path under the account), presented with its own secret. */
     const afterAdmin = (method: string, under: (account: any) => string, body?: unknown) => async () => {
       const { account, creds } = await newAccount();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { descNullsLast } from '../db/order';
-import { and, count, eq, exists, ilike, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
+import { descNullsLast, keysetAfter } from '../db/order';
+import { and, count, eq, exists, ilike, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import { changeAccount } from './account-changes';
 import type { AccountsContext } from './context';
@@ -144,12 +144,7 @@ export async function listAccounts(ctx: AccountsContext, query: ListAccountsQuer
   }
   if (query.cursor) {
     const after = decodeCursor(query.cursor, 'uuid');
-    conditions.push(
-      or(
-        lt(serviceAccounts.createdAt, after.at),
-        and(eq(serviceAccounts.createdAt, after.at), lt(serviceAccounts.id, after.id)),
-      )!,
-    );
+    conditions.push(keysetAfter('desc', serviceAccounts.createdAt, serviceAccounts.id, after));
   }
   const rows = await ctx.db
     .select()

@@ -1,5 +1,5 @@
-import { and, asc, count, eq, gt, lt, ne, or, type SQL } from 'drizzle-orm';
-import { descNullsLast } from '../db/order';
+import { and, asc, count, eq, gt, ne, type SQL } from 'drizzle-orm';
+import { descNullsLast, keysetAfter } from '../db/order';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import { changeAccount } from './account-changes';
 import type { AccountsContext, Tx } from './context';
@@ -107,12 +107,7 @@ export async function listSecrets(
   const conditions = [eq(clientSecrets.accountId, accountId), ...filters(ctx, query)];
   if (query.cursor) {
     const after = decodeCursor(query.cursor, 'uuid');
-    conditions.push(
-      or(
-        lt(clientSecrets.createdAt, after.at),
-        and(eq(clientSecrets.createdAt, after.at), lt(clientSecrets.id, after.id)),
-      )!,
-    );
+    conditions.push(keysetAfter('desc', clientSecrets.createdAt, clientSecrets.id, after));
   }
   const rows = await ctx.db
     .select()
@@ -141,12 +136,7 @@ export async function listAllSecrets(
   const conditions = filters(ctx, query);
   if (query.cursor) {
     const after = decodeCursor(query.cursor, 'uuid');
-    conditions.push(
-      or(
-        gt(clientSecrets.expiresAt, after.at),
-        and(eq(clientSecrets.expiresAt, after.at), gt(clientSecrets.id, after.id)),
-      )!,
-    );
+    conditions.push(keysetAfter('asc', clientSecrets.expiresAt, clientSecrets.id, after));
   }
   const rows = await ctx.db
     .select({

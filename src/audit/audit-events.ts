@@ -1,5 +1,5 @@
-import { and, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
-import { descNullsLast } from '../db/order';
+import { and, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
+import { descNullsLast, keysetAfter } from '../db/order';
 import { decodeCursor, encodeCursor } from '../accounts/cursor';
 import type { Database } from '../db/connect';
 import { auditEvents, type AuditEventRow } from '../db/schema';
@@ -27,12 +27,7 @@ export async function listAuditEvents(
   if (query.to) conditions.push(lte(auditEvents.occurredAt, query.to));
   if (query.cursor) {
     const after = decodeCursor(query.cursor, 'integer');
-    conditions.push(
-      or(
-        lt(auditEvents.occurredAt, after.at),
-        and(eq(auditEvents.occurredAt, after.at), lt(auditEvents.id, after.id)),
-      )!,
-    );
+    conditions.push(keysetAfter('desc', auditEvents.occurredAt, auditEvents.id, after));
   }
   const rows = await db
     .select()

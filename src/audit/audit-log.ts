@@ -1,6 +1,7 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../db/connect';
-import { auditEvents } from '../db/schema';
 
 export type AuditOutcome = 'success' | 'failure';
 
@@ -20,7 +21,11 @@ export interface AuditEvent {
   details?: Record<string, unknown> | undefined;
 }
 
-const BATCH_SIZE = 500;
+/**
+ * Rows per INSERT. On PGlite the insert runs on our own thread, so a batch is a pause of the event loop:
+ * small batches, with a turn of the loop between them, keep token requests flowing while a flush runs.
+ */
+const BATCH_SIZE = 200;
 
 /**
  * The audit trail's buffered writer. `record` costs no I/O: events wait in memory and are written in
@@ -67,13 +72,14 @@ export class AuditLog {
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, BATCH_SIZE);
       try {
-        await this.db.insert(auditEvents).values(batch.map(toRow));
+        await this.db.execute(insertEvents(batch));
       } catch (error) {
         this.logger.warn({ err: { message: (error as Error).message }, pending: this.buffer.length }, 'audit write failed; will retry');
         return;
       }
       // Only now drop them: what was recorded meanwhile stays behind them.
       this.buffer.splice(0, batch.length);
+      if (this.buffer.length > 0) await nextTurn();
     }
   }
 }
@@ -81,19 +87,37 @@ export class AuditLog {
 const clip = (value: string | undefined, max: number) =>
   value === undefined ? null : value.length > max ? value.slice(0, max) : value;
 
-function toRow(e: AuditEvent): typeof auditEvents.$inferInsert {
-  return {
-    occurredAt: e.occurredAt,
+/**
+ * One INSERT for a batch, its rows passed as a single JSON parameter: a third of the cost of a multi-row
+ * VALUES list with twelve parameters per row (measured on PGlite: ~20 ms against ~50 ms for 500 rows), and
+ * the same SQL on PGlite and PostgreSQL.
+ */
+function insertEvents(batch: AuditEvent[]) {
+  const rows = batch.map((e) => ({
+    occurred_at: e.occurredAt.toISOString(),
     action: e.action,
     outcome: e.outcome,
     reason: clip(e.reason, 100),
     actor: clip(e.actor, 200),
-    accountId: e.accountId ?? null,
-    clientId: clip(e.clientId, 200),
-    secretId: e.secretId ?? null,
-    sourceIp: clip(e.sourceIp, 64),
-    userAgent: clip(e.userAgent, 512),
-    httpStatus: e.httpStatus ?? null,
+    account_id: e.accountId ?? null,
+    client_id: clip(e.clientId, 200),
+    secret_id: e.secretId ?? null,
+    source_ip: clip(e.sourceIp, 64),
+    user_agent: clip(e.userAgent, 512),
+    http_status: e.httpStatus ?? null,
     details: e.details ?? {},
-  };
+  }));
+  return sql`insert into audit_events
+      (occurred_at, action, outcome, reason, actor, account_id, client_id, secret_id, source_ip, user_agent, http_status, details)
+    select occurred_at, action, outcome, reason, actor, account_id, client_id, secret_id, source_ip, user_agent, http_status, details
+    from jsonb_to_recordset(${withoutNul(JSON.stringify(rows))}::jsonb) as r(
+      occurred_at timestamptz, action text, outcome text, reason text, actor text, account_id uuid, client_id text,
+      secret_id uuid, source_ip text, user_agent text, http_status integer, details jsonb)`;
 }
+
+/**
+ * jsonb cannot hold U+0000, which a client can smuggle into what we record (a form value `%00`): one such
+ * event would fail its whole batch on every retry. Replace it (an escaped `\\u0000`, i.e. not preceded by an
+ * odd run of backslashes) with U+FFFD.
+ */
+const withoutNul = (json: string) => json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');

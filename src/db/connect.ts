@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -22,6 +23,12 @@ export interface DatabaseHandle {
    * listening.
    */
   listen(channel: string, callbacks: ListenCallbacks): Promise<() => Promise<void>>;
+  /**
+   * Refreshes the planner's statistics. PostgreSQL's autovacuum does it by itself; PGlite has no autovacuum,
+   * so without this its planner never learns the tables' sizes and picks sequential scans (the service calls
+   * it at start and hourly).
+   */
+  refreshStatistics(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,6 +43,13 @@ export interface ConnectOptions {
 
 export const MIGRATIONS_FOLDER = new URL('../../drizzle', import.meta.url).pathname;
 
+/**
+ * PGlite runs inside our process, so its buffers are our memory. PostgreSQL's default shared_buffers (128 MB)
+ * would be most of the service's RSS; our working set (accounts, secrets, the newest audit rows) is far
+ * smaller, and the operating system caches the data folder's files anyway.
+ */
+const PGLITE_SETTINGS = ['shared_buffers=16MB'];
+
 /** Arbitrary constant: the advisory lock that serialises migrations across instances. */
 const MIGRATION_LOCK_ID = 727_011_2026;
 
@@ -48,7 +62,7 @@ async function connectPglite(dataDir: string): Promise<DatabaseHandle> {
   const release = dataDir.includes('://') ? () => {} : lockDataDir(dataDir);
   let client: PGlite;
   try {
-    client = await PGlite.create(dataDir);
+    client = await PGlite.create(dataDir, { extensions: { pg_trgm }, postgresqlconf: PGLITE_SETTINGS });
   } catch (error) {
     release();
     throw error;
@@ -66,6 +80,9 @@ async function connectPglite(dataDir: string): Promise<DatabaseHandle> {
       const stop = await client.listen(channel, callbacks.onMessage);
       callbacks.onListen();
       return () => stop();
+    },
+    async refreshStatistics() {
+      await client.exec('analyze');
     },
     async close() {
       try {
@@ -97,6 +114,8 @@ async function connectPostgres(url: string, max: number): Promise<DatabaseHandle
       }
     },
     listen: (channel, callbacks) => listenPostgres(url, channel, callbacks),
+    // autovacuum analyses tables as they change.
+    refreshStatistics: async () => {},
     async close() {
       await client.end({ timeout: 5 });
     },

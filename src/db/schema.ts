@@ -34,6 +34,9 @@ export const serviceAccounts = pgTable(
     check('service_accounts_status_check', sql`${t.status} in ('active', 'disabled', 'revoked')`),
     index('service_accounts_created_idx').on(t.createdAt.desc(), t.id.desc()),
     index('service_accounts_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
+    // `q=` searches: name or description ILIKE '%…%' (needs pg_trgm: migration 0003).
+    index('service_accounts_name_trgm_idx').using('gin', t.name.op('gin_trgm_ops')),
+    index('service_accounts_description_trgm_idx').using('gin', t.description.op('gin_trgm_ops')),
   ],
 );
 

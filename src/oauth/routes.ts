@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { bodyLimit } from '../http/body-limit';
 import { sql } from 'drizzle-orm';
 import { serviceAccounts } from '../db/schema';
 import { authorizationServerMetadata } from './discovery';

@@ -1,0 +1,2 @@
+CREATE INDEX "service_accounts_name_trgm_idx" ON "service_accounts" USING gin ("name" gin_trgm_ops);--> statement-breakpoint
+CREATE INDEX "service_accounts_description_trgm_idx" ON "service_accounts" USING gin ("description" gin_trgm_ops);
