@@ -72,6 +72,7 @@ export function createApp(deps: AppDeps): Hono {
       defaultRateLimitPerMinute: config.rateLimitPerMinute,
       audit,
       trustedProxies,
+      replay: deps.replay,
     }),
   );
 

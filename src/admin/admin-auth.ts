@@ -2,13 +2,21 @@ import type { MiddlewareHandler } from 'hono';
 import { findAccountByClientId } from '../accounts/accounts';
 import type { AdminScope } from '../accounts/admin-scopes';
 import type { AccountsContext } from '../accounts/context';
+import { DPOP_ALGS } from '../oauth/dpop';
+import type { JtiReplayGuard } from '../oauth/jti-replay';
 import type { KeyStore } from '../tokens/key-store';
-import { scopesOf, verifyAccessToken } from '../tokens/verify-access-token';
+import { boundKeyOf, scopesOf, verifyAccessToken, type VerifiedAccessToken } from '../tokens/verify-access-token';
+import { verifyDpopProof, type DpopReplayStore } from '../verify/dpop-proof';
+import { TokenVerificationError } from '../verify/errors';
 import { Problem } from './problems';
+
+/** How the caller presented its token: RFC 6750 Bearer, or RFC 9449 DPoP with a proof. */
+export type AdminScheme = 'Bearer' | 'DPoP';
 
 export interface AdminPrincipal {
   clientId: string;
   scopes: Set<string>;
+  scheme: AdminScheme;
 }
 
 export type AdminEnv = { Variables: { admin: AdminPrincipal } };
@@ -18,47 +26,125 @@ export interface AdminAuthDeps {
   keys: KeyStore;
   issuer: string;
   adminAudience: string;
+  /** Where DPoP proof `jti`s are remembered: the database, so a proof replayed to another instance is refused too. */
+  replay: JtiReplayGuard;
 }
 
-const unauthorized = (detail: string, tokenPresented: boolean) =>
-  new Problem(401, 'Unauthorized', detail, {}, {
-    'WWW-Authenticate': tokenPresented ? 'Bearer realm="admin", error="invalid_token"' : 'Bearer realm="admin"',
-  });
+/** What authentication needs of an admin request. */
+export interface AdminRequest {
+  authorization: string | undefined;
+  dpop: string | undefined;
+  method: string;
+  /** The path as received, without query: a proof's `htu` must be the issuer followed by this path. */
+  path: string;
+}
+
+/** A proof's `iat` may be this old, or this far ahead of our clock: the token endpoint's window. */
+const PROOF_MAX_AGE_SECONDS = 300;
+const PROOF_MAX_SKEW_SECONDS = 60;
+const ALGS = `algs="${DPOP_ALGS.join(' ')}"`;
+
+type Refusal = { scheme: AdminScheme; error: 'invalid_token' | 'invalid_dpop_proof' };
 
 /**
- * RFC 6750 bearer authentication with one of our own access tokens, verified locally. The token's account
- * must still be active: disabling or revoking an admin account cuts its tokens off at once.
+ * 401 with its challenge (RFC 6750 §3, RFC 9449 §7.1): without credentials, both schemes are offered with no
+ * error code; otherwise the challenge is in the scheme the token needs, DPoP naming the proof algorithms.
  */
+function unauthorized(detail: string, refusal?: Refusal): Problem {
+  const challenge = !refusal
+    ? `Bearer realm="admin", DPoP realm="admin", ${ALGS}`
+    : refusal.scheme === 'DPoP'
+      ? `DPoP realm="admin", error="${refusal.error}", ${ALGS}`
+      : `Bearer realm="admin", error="${refusal.error}"`;
+  return new Problem(401, 'Unauthorized', detail, {}, { 'WWW-Authenticate': challenge });
+}
+
+/** `Bearer <token>` or `DPoP <token>` (schemes are case-insensitive); anything else presented is refused. */
+function presentedToken(header: string | undefined): { scheme: AdminScheme; token: string } {
+  if (header === undefined) throw unauthorized('an access token is required, with the Bearer or DPoP scheme');
+  const match = /^(Bearer|DPoP)[ ]+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header);
+  if (!match) {
+    const scheme: AdminScheme = /^dpop\b/i.test(header) ? 'DPoP' : 'Bearer';
+    throw unauthorized(`a ${scheme} access token is required`, { scheme, error: 'invalid_token' });
+  }
+  return { scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2]! };
+}
+
+/**
+ * Authenticates an admin request with one of our own access tokens, verified locally. A DPoP-bound token
+ * (`cnf.jkt`) is accepted only with the DPoP scheme and a valid proof of its key for this request (RFC 9449
+ * §7.1), so a stolen token is useless without the key; an unbound token only with the Bearer scheme. The
+ * token's account must still be active: disabling or revoking an admin account cuts its tokens off at once.
+ * Throws a 401 Problem.
+ */
+export async function authenticateAdmin(deps: AdminAuthDeps, request: AdminRequest): Promise<AdminPrincipal> {
+  const { scheme, token } = presentedToken(request.authorization);
+  const now = deps.accounts.clock();
+  const invalidToken = (detail: string) => unauthorized(detail, { scheme, error: 'invalid_token' });
+  let claims: VerifiedAccessToken;
+  try {
+    claims = await verifyAccessToken(deps.keys, token, { issuer: deps.issuer, audience: deps.adminAudience, now });
+  } catch {
+    throw invalidToken('the access token is invalid or expired');
+  }
+  const jkt = boundKeyOf(claims);
+  if (jkt !== undefined && scheme !== 'DPoP') {
+    throw unauthorized('the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof', { scheme: 'DPoP', error: 'invalid_token' });
+  }
+  if (jkt === undefined && scheme === 'DPoP') throw invalidToken('the access token is not DPoP-bound: send it with the Bearer scheme');
+  if (jkt !== undefined) await checkProof(deps, request, token, jkt, now);
+
+  const account = await findAccountByClientId(deps.accounts, claims.client_id);
+  if (account?.status !== 'active') throw invalidToken('the access token is invalid or expired');
+  return { clientId: claims.client_id, scopes: scopesOf(claims), scheme };
+}
+
+/** The request's DPoP proof, checked by the resource-server helper with our issuer's URL and the database's replay guard. */
+async function checkProof(deps: AdminAuthDeps, request: AdminRequest, token: string, jkt: string, now: Date): Promise<void> {
+  const replay: DpopReplayStore = {
+    firstUse: (key, expiresAt, at) => deps.replay.firstUse('admin-dpop', key, expiresAt, at),
+  };
+  try {
+    await verifyDpopProof({
+      proof: request.dpop,
+      accessToken: token,
+      jkt,
+      method: request.method,
+      // The public URL, as the issuer names it (like the token endpoint's), never from Host or X-Forwarded-*.
+      url: `${deps.issuer}${request.path}`,
+      now,
+      algorithms: DPOP_ALGS,
+      maxAgeSeconds: PROOF_MAX_AGE_SECONDS,
+      maxSkewSeconds: PROOF_MAX_SKEW_SECONDS,
+      replay,
+    });
+  } catch (error) {
+    if (error instanceof TokenVerificationError) throw unauthorized(error.message, { scheme: 'DPoP', error: 'invalid_dpop_proof' });
+    throw error;
+  }
+}
+
+/** Sets `admin` for the routes, or answers 401. */
 export function adminAuth(deps: AdminAuthDeps): MiddlewareHandler<AdminEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization');
-    const match = header ? /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header) : null;
-    if (!match) throw unauthorized('a Bearer access token is required', header !== undefined);
-    let clientId: string;
-    let scopes: Set<string>;
-    try {
-      const token = await verifyAccessToken(deps.keys, match[1]!, {
-        issuer: deps.issuer,
-        audience: deps.adminAudience,
-        now: deps.accounts.clock(),
-      });
-      clientId = token.client_id;
-      scopes = scopesOf(token);
-    } catch {
-      throw unauthorized('the access token is invalid or expired', true);
-    }
-    const account = await findAccountByClientId(deps.accounts, clientId);
-    if (account?.status !== 'active') throw unauthorized('the access token is invalid or expired', true);
-    c.set('admin', { clientId, scopes });
+    const admin = await authenticateAdmin(deps, {
+      authorization: c.req.header('authorization'),
+      dpop: c.req.header('dpop'),
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+    });
+    c.set('admin', admin);
     await next();
   };
 }
 
 export function requireScope(scope: AdminScope): MiddlewareHandler<AdminEnv> {
   return async (c, next) => {
-    if (!c.get('admin').scopes.has(scope)) {
+    const { scopes, scheme } = c.get('admin');
+    if (!scopes.has(scope)) {
+      const dpop = scheme === 'DPoP' ? `, ${ALGS}` : '';
       throw new Problem(403, 'Forbidden', `this action needs the ${scope} scope`, {}, {
-        'WWW-Authenticate': `Bearer realm="admin", error="insufficient_scope", scope="${scope}"`,
+        'WWW-Authenticate': `${scheme} realm="admin", error="insufficient_scope", scope="${scope}"${dpop}`,
       });
     }
     await next();
