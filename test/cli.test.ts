@@ -11,10 +11,12 @@ import { connectDatabase } from '../src/db/connect';
 const run = promisify(execFile);
 const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 
-function cli(args: string[], env: Record<string, string>) {
-  return run(TSX, ['src/cli/main.ts', ...args], {
+function cli(args: string[], env: Record<string, string>, command = [TSX, 'src/cli/main.ts'], cwd?: string) {
+  const [file, ...pre] = command as [string, ...string[]];
+  return run(file, [...pre, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     timeout: 60_000,
+    ...(cwd ? { cwd } : {}),
   });
 }
 
@@ -90,11 +92,81 @@ describe('PGlite data folder', () => {
       );
       expect(failed?.code).toBe(1);
       expect(failed?.stderr).toMatch(/in use by process \d+/);
+      expect(failed?.stderr).toContain('admin API');
     } finally {
       await held.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+/** A CLI run that may fail: its exit status and both streams. */
+function runCli(args: string[], env: Record<string, string>, command = [TSX, 'src/cli/main.ts'], cwd?: string) {
+  return cli(args, env, command, cwd).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
+
+describe('a mistyped command line', () => {
+  // None of these reaches the database: the data folder named here does not even exist.
+  const env = { DATA_DIR: join(tmpdir(), 'cli-nowhere', 'data'), KEYS_DIR: join(tmpdir(), 'cli-nowhere', 'keys') };
+
+  it('is refused with exit status 2 and the command\'s usage on stderr, nothing on stdout', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['accounts', 'list', '--bogus'], /Unknown option '--bogus'[\s\S]*usage: accounts list/],
+      [['accounts', 'list', '--limit', 'lots'], /--limit must be a whole number[\s\S]*usage: accounts list/],
+      [['accounts', 'create'], /--name is required[\s\S]*usage: accounts create/],
+      [['accounts', 'create', '--name', 'x', '--rate-limit', 'many'], /--rate-limit: [\s\S]*usage: accounts create/],
+      [['accounts', 'create', '--name', 'x', '--allowed-ip', '10.0.0.300'], /--allowed-ip \(value 1\): "10\.0\.0\.300" is not/],
+      [['accounts', 'show'], /expected one ID\|CLIENT_ID[\s\S]*usage: accounts show/],
+      [['accounts', 'frobnicate'], /unknown accounts command: frobnicate/],
+      [['secrets', 'revoke', 'sa_x', 'ccs_0123456789abcdef0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'], /that is a client secret, not its id/],
+      [['secrets', 'create', 'sa_x', '--expires-at', 'tomorrow'], /--expires-at: must be an RFC 3339 date-time/],
+      [['audit', 'tail', '--outcome', 'maybe'], /--outcome must be one of success, failure/],
+      [['nonsense'], /unknown command: nonsense/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(args, env);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stdout, args.join(' ')).toBe('');
+      expect(result.stderr, args.join(' ')).toMatch(message);
+      // A secret typed by mistake is not repeated.
+      expect(result.stderr).not.toContain('AAAAAAAAAAAAAAAAAAAA');
+    }
+  }, 180_000);
+
+  it('asks for help, and gets it on stdout with exit status 0', async () => {
+    for (const args of [['--help'], ['accounts', '--help'], ['accounts', 'create', '--help'], ['secrets', 'list', '-h'], ['audit', 'tail', '--help']]) {
+      const result = await runCli(args, env);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).toMatch(/^usage: /);
+    }
+  }, 120_000);
+
+  it('names the missing database when run away from the service\'s data folder (exit status 2)', async () => {
+    const result = await runCli(['accounts', 'list'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`no database in DATA_DIR=${env.DATA_DIR}`);
+  });
+});
+
+describe('the installed command (package.json "bin")', () => {
+  it('runs the CLI from any directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-bin-'));
+    try {
+      const bin = join(process.cwd(), 'bin', 'cc-token-service.js');
+      const help = await runCli(['--help'], {}, [process.execPath, bin], dir);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('accounts create --name NAME');
+      // Relative paths of the environment are the caller's, as for the service.
+      const missing = await runCli(['accounts', 'list'], { DATA_DIR: 'data' }, [process.execPath, bin], dir);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`(${join(dir, 'data')})`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 async function pgliteAt(dataDir: string): Promise<TestDatabase> {
