@@ -1,5 +1,8 @@
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Hono } from 'hono';
+import type { BlankEnv } from 'hono/types';
 import type { Logger } from 'pino';
+import { setResponseHeader } from './http/response-header';
 import type { AccountsContext } from './accounts/context';
 import type { LastUsedTracker } from './accounts/last-used';
 import type { AuditLog } from './audit/audit-log';
@@ -9,9 +12,15 @@ import { IpRangeList } from './limits/ip-ranges';
 import { problemResponse, Problem } from './admin/problems';
 import { adminRoutes } from './admin/routes';
 import type { Config } from './config';
+import { apiReferenceRoutes } from './http/api-reference';
+import { closeConnectionsWhileDraining, healthRoutes, type ServiceHealth } from './http/health';
+import { metricsRoutes, type ServiceMetrics } from './http/metrics';
+import { openApiRoutes } from './http/openapi';
+import { requestLog } from './http/request-log';
 import type { JtiReplayGuard } from './oauth/jti-replay';
 import { oauthRoutes } from './oauth/routes';
 import type { KeyStore } from './tokens/key-store';
+import { loggableError } from './logger';
 
 export interface AppDeps {
   config: Config;
@@ -23,18 +32,29 @@ export interface AppDeps {
   rateLimiter: AccountRateLimiter;
   bruteForce: BruteForceGuard;
   replay: JtiReplayGuard;
+  metrics: ServiceMetrics;
+  health: ServiceHealth;
 }
 
 /** Builds the HTTP application from explicit dependencies. No I/O happens here. */
 export function createApp(deps: AppDeps): Hono {
-  const { config, accounts, keys, logger, audit } = deps;
+  const { config, accounts, keys, logger, audit, metrics, health } = deps;
   const trustedProxies = IpRangeList.of(config.trustProxy);
-  const app = new Hono();
+  // OpenAPIHono gathers each router's OpenAPI description as it is mounted; routing is Hono's.
+  const app = new OpenAPIHono<BlankEnv>();
 
+  app.use('*', requestLog(logger));
   app.use('*', async (c, next) => {
     await next();
-    c.header('X-Content-Type-Options', 'nosniff');
+    setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
   });
+  app.use('*', closeConnectionsWhileDraining(health));
+
+  // Operations: liveness and readiness probes, Prometheus metrics.
+  app.route('/', healthRoutes(health));
+  app.route('/', metricsRoutes(metrics, config.metricsToken));
+
+  app.use('/oauth/token', metrics.timeTokenRequests);
 
   app.route(
     '/',
@@ -46,6 +66,7 @@ export function createApp(deps: AppDeps): Hono {
       rateLimiter: deps.rateLimiter,
       bruteForce: deps.bruteForce,
       replay: deps.replay,
+      outcomes: metrics,
       assertion: { issuer: config.issuer, tokenEndpoint: `${config.issuer}/oauth/token` },
       trustedProxies,
       bodyLimitBytes: config.bodyLimitBytes,
@@ -67,14 +88,18 @@ export function createApp(deps: AppDeps): Hono {
       keys,
       issuer: config.issuer,
       adminAudience: config.adminAudience,
+      replay: deps.replay,
       bodyLimitBytes: config.bodyLimitBytes,
       maxTokenTtlSeconds: config.maxTokenTtlSeconds,
       defaultRateLimitPerMinute: config.rateLimitPerMinute,
       audit,
       trustedProxies,
-      replay: deps.replay,
     }),
   );
+
+  // The API described: OpenAPI 3.1 (from the schemas the routes validate with) and an interactive reference.
+  app.route('/', openApiRoutes(app, { issuer: config.issuer, metricsTokenRequired: config.metricsToken !== undefined }));
+  app.route('/', apiReferenceRoutes(logger));
 
   app.notFound((c) =>
     c.req.path.startsWith('/admin/')
@@ -83,7 +108,7 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   app.onError((error, c) => {
-    logger.error({ err: { name: error.name, message: error.message, stack: error.stack }, path: c.req.path }, 'unhandled error');
+    logger.error({ err: loggableError(error), path: c.req.path }, 'unhandled error');
     return c.req.path.startsWith('/admin/')
       ? problemResponse(new Problem(500, 'Internal server error'))
       : c.json({ error: 'server_error', error_description: 'internal error' }, 500, { 'Cache-Control': 'no-store' });

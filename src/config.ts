@@ -85,6 +85,12 @@ const schema = z
       emptyToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ),
+    // A bearer token: never echoed in an error, only named.
+    METRICS_TOKEN: z.preprocess(
+      emptyToUndefined,
+      z.string().min(16, 'must be at least 16 characters').max(512).regex(/^\S+$/, 'must not contain spaces').optional(),
+    ),
+    SHUTDOWN_TIMEOUT_SECONDS: int(10, 1, 3600),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.BOOTSTRAP_ADMIN_CLIENT_ID) !== Boolean(env.BOOTSTRAP_ADMIN_CLIENT_SECRET)) {
@@ -173,6 +179,10 @@ export interface Config {
   /** Processes sharing the port (node:cluster); more than one needs DATABASE_URL. */
   workers: number;
   logLevel: string;
+  /** When set, GET /metrics needs `Authorization: Bearer <it>`; unset, /metrics is open. */
+  metricsToken: string | undefined;
+  /** After SIGTERM/SIGINT, how long in-flight requests may take before their connections are cut. */
+  shutdownTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -234,5 +244,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     credentialCache: { ttlMs: e.CREDENTIAL_CACHE_TTL_SECONDS * 1000, maxEntries: e.CREDENTIAL_CACHE_MAX_ENTRIES },
     workers: e.WORKERS,
     logLevel: e.LOG_LEVEL,
+    metricsToken: e.METRICS_TOKEN,
+    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
   };
 }

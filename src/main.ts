@@ -1,10 +1,12 @@
 import cluster from 'node:cluster';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger } from './logger';
 import { openService } from './service';
 import { KeyStore } from './tokens/key-store';
 
-const SHUTDOWN_DEADLINE_MS = 10_000;
+/** After SHUTDOWN_TIMEOUT_SECONDS the open connections are cut; flushing and closing the database get this much more. */
+const FLUSH_GRACE_MS = 5_000;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -17,7 +19,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger(config.logLevel);
   if (config.workers > 1 && cluster.isPrimary) await runPrimary(config, logger);
   else await runServer(config, logger);
 }
@@ -42,10 +44,19 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS);
+    logger.info({ signal, timeout_seconds: config.shutdownTimeoutSeconds }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutSeconds * 1000 + FLUSH_GRACE_MS);
     deadline.unref();
-    await service.close();
+    try {
+      await service.close();
+    } catch (error) {
+      logger.error({ err: { message: (error as Error).message } }, 'shutdown failed');
+      process.exit(1);
+    }
+    logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -92,7 +103,7 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
     const workers = Object.values(cluster.workers ?? {});
     if (workers.length === 0) process.exit(0);
     for (const worker of workers) worker?.process.kill(signal);
-    setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS + 2000).unref();
+    setTimeout(() => process.exit(1), config.shutdownTimeoutSeconds * 1000 + FLUSH_GRACE_MS + 2000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../db/connect';
 import type { Credential } from './authenticate-client';
+import { loggableError } from '../logger';
 
 interface Use {
   accountId: string;
@@ -63,7 +64,7 @@ export class LastUsedTracker {
         );
       }
     } catch (error) {
-      this.logger.warn({ err: { message: (error as Error).message } }, 'last-used write failed; will retry');
+      this.logger.warn({ err: loggableError(error) }, 'last-used write failed; will retry');
       // Put back what we took, unless newer uses arrived meanwhile.
       for (const use of taken.values()) this.touch(use.accountId, use.credential, use.at, use.ip ?? undefined);
     }

@@ -59,6 +59,16 @@ export class PasswordHasher {
     await this.verify(await this.dummyHash, plaintext);
   }
 
+  /** argon2 computations waiting for a slot (metrics). */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /** argon2 computations running now (metrics). */
+  get running(): number {
+    return this.active;
+  }
+
   private remember(key: string, hash: string, digest: Buffer): void {
     this.verified.delete(key);
     this.verified.set(key, { hash, digest });

@@ -1,4 +1,5 @@
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from '../http/body-limit';
 import type { z } from 'zod';
 import {
@@ -10,7 +11,6 @@ import {
   updateAccount,
   type AccountWithSecrets,
 } from '../accounts/accounts';
-import { ADMIN_SCOPES } from '../accounts/admin-scopes';
 import { addClientKey, deleteClientKey, listClientKeys, setClientKeyStatus } from '../accounts/client-keys';
 import { isUuid } from '../accounts/errors';
 import { addSecret, listAllSecrets, listSecrets, revokeSecret, setSecretStatus } from '../accounts/secrets';
@@ -18,7 +18,8 @@ import { listAuditEvents } from '../audit/audit-events';
 import type { AuditEvent, AuditLog } from '../audit/audit-log';
 import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
-import { adminAuth, requireScope, type AdminAuthDeps, type AdminEnv } from './admin-auth';
+import { adminAuth, type AdminAuthDeps, type AdminEnv } from './admin-auth';
+import { adminOperations, adminSecuritySchemes } from './operations';
 import { accountView, auditEventView, clientKeyView, newSecretView, secretView, secretWithAccountView } from './presenters';
 import { Problem, fromZod, problemResponse, toProblem } from './problems';
 import {
@@ -26,8 +27,6 @@ import {
   auditEventsQuery,
   createKeySchema,
   createSecretSchema,
-  listAccountsQuery,
-  listSecretsQuery,
   updateKeySchema,
   updateSecretSchema,
 } from './schemas';
@@ -42,13 +41,23 @@ export interface AdminRoutesDeps extends AdminAuthDeps {
 
 type AdminChange = Pick<AuditEvent, 'action' | 'accountId' | 'clientId' | 'secretId' | 'details'>;
 
-/** The admin REST API under /admin/v1. Each route: check scope, validate, call the domain, audit, present. */
-export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
+/**
+ * The admin REST API under /admin/v1. Each route: check scope, validate, call the domain, audit, present.
+ * Each is declared in operations.ts, which validates its path and query (a failure becomes the same
+ * problem+json as any other) and documents it in the OpenAPI document.
+ */
+export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   const ctx = deps.accounts;
   const schemas = accountSchemas(deps.maxTokenTtlSeconds);
+  const ops = adminOperations(schemas);
   const now = () => ctx.clock();
   const view = (a: AccountWithSecrets) => accountView(a, now(), deps.defaultRateLimitPerMinute);
-  const app = new Hono<AdminEnv>();
+  const app = new OpenAPIHono<AdminEnv>({
+    defaultHook: (result) => (result.success ? undefined : problemResponse(fromZod(result.error))),
+  });
+  for (const [name, scheme] of Object.entries(adminSecuritySchemes(deps.adminAudience))) {
+    app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
+  }
 
   /** Every change lands in the audit trail, written before the admin is answered. */
   const audited = async (c: Context<AdminEnv>, httpStatus: number, change: AdminChange) => {
@@ -77,7 +86,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
       from: query.from ? new Date(query.from) : undefined,
       to: query.to ? new Date(query.to) : undefined,
     });
-    return c.json({ items: page.items.map(auditEventView), next_cursor: page.nextCursor });
+    return c.json({ items: page.items.map(auditEventView), next_cursor: page.nextCursor }, 200);
   };
 
   app.onError((error, c) => {
@@ -94,7 +103,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
   );
   app.use('*', adminAuth(deps));
 
-  app.post('/service-accounts', requireScope(ADMIN_SCOPES.create), async (c) => {
+  app.openapi(ownBody(app, ops.createAccount), async (c) => {
     const input = await jsonBody(c, schemas.create);
     const created = await createAccount(ctx, {
       name: input.name,
@@ -122,19 +131,16 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
     });
   });
 
-  app.get('/service-accounts', requireScope(ADMIN_SCOPES.read), async (c) => {
-    const query = parseQuery(c, listAccountsQuery);
-    const page = await listAccounts(ctx, query);
-    return c.json({ items: page.items.map(view), next_cursor: page.nextCursor });
+  app.openapi(ops.listAccounts, async (c) => {
+    const page = await listAccounts(ctx, c.req.valid('query'));
+    return c.json({ items: page.items.map(view), next_cursor: page.nextCursor }, 200);
   });
 
-  app.get('/service-accounts/:id', requireScope(ADMIN_SCOPES.read), async (c) =>
-    c.json(view(await getAccount(ctx, c.req.param('id')))),
-  );
+  app.openapi(ops.getAccount, async (c) => c.json(view(await getAccount(ctx, c.req.valid('param').id)), 200));
 
-  app.patch('/service-accounts/:id', requireScope(ADMIN_SCOPES.update), async (c) => {
+  app.openapi(ownBody(app, ops.updateAccount), async (c) => {
     const input = await jsonBody(c, schemas.update);
-    const updated = await updateAccount(ctx, c.req.param('id'), {
+    const updated = await updateAccount(ctx, c.req.valid('param').id, {
       name: input.name,
       description: input.description,
       scopes: input.scopes,
@@ -154,11 +160,11 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
           ? 'service_account.enabled'
           : 'service_account.updated';
     await audited(c, 200, { action, accountId: account.id, clientId: account.clientId, details: { changes: input } });
-    return c.json(view(updated));
+    return c.json(view(updated), 200);
   });
 
-  app.post('/service-accounts/:id/revoke', requireScope(ADMIN_SCOPES.update), async (c) => {
-    const revoked = await revokeAccount(ctx, c.req.param('id'));
+  app.openapi(ops.revokeAccount, async (c) => {
+    const revoked = await revokeAccount(ctx, c.req.valid('param').id);
     const { account } = revoked;
     await audited(c, 200, {
       action: 'service_account.revoked',
@@ -166,11 +172,11 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
       clientId: account.clientId,
       details: { name: account.name },
     });
-    return c.json(view(revoked));
+    return c.json(view(revoked), 200);
   });
 
-  app.delete('/service-accounts/:id', requireScope(ADMIN_SCOPES.delete), async (c) => {
-    const deleted = await deleteAccount(ctx, c.req.param('id'));
+  app.openapi(ops.deleteAccount, async (c) => {
+    const deleted = await deleteAccount(ctx, c.req.valid('param').id);
     await audited(c, 204, {
       action: 'service_account.deleted',
       accountId: deleted.id,
@@ -180,17 +186,17 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
     return c.body(null, 204);
   });
 
-  app.get('/service-accounts/:id/audit-events', requireScope(ADMIN_SCOPES.read), async (c) => {
-    const query = parseQuery(c, auditEventsQuery);
-    const accountId = c.req.param('id');
+  app.openapi(ops.accountAuditEvents, async (c) => {
+    const query = c.req.valid('query');
+    const accountId = c.req.valid('param').id;
     // The trail outlives the account: a deleted account's events stay listed here.
     if (!isUuid(accountId)) throw new Problem(404, 'Not found', 'service account not found');
     return auditPage(c, { ...query, service_account_id: accountId });
   });
 
-  app.post('/service-accounts/:id/secrets', requireScope(ADMIN_SCOPES.update), async (c) => {
+  app.openapi(ownBody(app, ops.createSecret), async (c) => {
     const input = await jsonBody(c, createSecretSchema, { allowEmpty: true });
-    const secret = await addSecret(ctx, c.req.param('id'), {
+    const secret = await addSecret(ctx, c.req.valid('param').id, {
       description: input.description,
       expiresAt: input.expires_at ? new Date(input.expires_at) : undefined,
     });
@@ -206,35 +212,34 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
     });
   });
 
-  app.get('/service-accounts/:id/secrets', requireScope(ADMIN_SCOPES.read), async (c) => {
-    const query = parseQuery(c, listSecretsQuery);
-    const page = await listSecrets(ctx, c.req.param('id'), query);
-    return c.json({ items: page.items.map((r) => secretView(r, now())), next_cursor: page.nextCursor });
+  app.openapi(ops.listSecrets, async (c) => {
+    const page = await listSecrets(ctx, c.req.valid('param').id, c.req.valid('query'));
+    return c.json({ items: page.items.map((r) => secretView(r, now())), next_cursor: page.nextCursor }, 200);
   });
 
-  app.patch('/service-accounts/:id/secrets/:secretId', requireScope(ADMIN_SCOPES.update), async (c) => {
+  app.openapi(ownBody(app, ops.updateSecret), async (c) => {
     const input = await jsonBody(c, updateSecretSchema);
-    const row = await setSecretStatus(ctx, c.req.param('id'), c.req.param('secretId'), input.status);
+    const { id, secretId } = c.req.valid('param');
+    const row = await setSecretStatus(ctx, id, secretId, input.status);
     await audited(c, 200, {
       action: input.status === 'active' ? 'secret.enabled' : 'secret.disabled',
       accountId: row.accountId,
       secretId: row.id,
       details: { prefix: row.prefix },
     });
-    return c.json(secretView(row, now()));
+    return c.json(secretView(row, now()), 200);
   });
 
-  app.delete('/service-accounts/:id/secrets/:secretId', requireScope(ADMIN_SCOPES.update), async (c) => {
-    const accountId = c.req.param('id');
-    const secretId = c.req.param('secretId');
+  app.openapi(ops.revokeSecret, async (c) => {
+    const { id: accountId, secretId } = c.req.valid('param');
     const row = await revokeSecret(ctx, accountId, secretId);
     await audited(c, 204, { action: 'secret.revoked', accountId, secretId, details: { prefix: row.prefix } });
     return c.body(null, 204);
   });
 
-  app.post('/service-accounts/:id/keys', requireScope(ADMIN_SCOPES.update), async (c) => {
+  app.openapi(ownBody(app, ops.createKey), async (c) => {
     const input = await jsonBody(c, createKeySchema);
-    const key = await addClientKey(ctx, c.req.param('id'), { jwk: input.jwk, description: input.description });
+    const key = await addClientKey(ctx, c.req.valid('param').id, { jwk: input.jwk, description: input.description });
     await audited(c, 201, {
       action: 'key.created',
       accountId: key.accountId,
@@ -243,36 +248,52 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
     return c.json(clientKeyView(key), 201, { Location: `/admin/v1/service-accounts/${key.accountId}/keys/${key.id}` });
   });
 
-  app.get('/service-accounts/:id/keys', requireScope(ADMIN_SCOPES.read), async (c) =>
-    c.json({ items: (await listClientKeys(ctx, c.req.param('id'))).map(clientKeyView) }),
+  app.openapi(ops.listKeys, async (c) =>
+    c.json({ items: (await listClientKeys(ctx, c.req.valid('param').id)).map(clientKeyView) }, 200),
   );
 
-  app.patch('/service-accounts/:id/keys/:keyId', requireScope(ADMIN_SCOPES.update), async (c) => {
+  app.openapi(ownBody(app, ops.updateKey), async (c) => {
     const input = await jsonBody(c, updateKeySchema);
-    const key = await setClientKeyStatus(ctx, c.req.param('id'), c.req.param('keyId'), input.status);
+    const { id, keyId } = c.req.valid('param');
+    const key = await setClientKeyStatus(ctx, id, keyId, input.status);
     await audited(c, 200, {
       action: input.status === 'active' ? 'key.enabled' : 'key.disabled',
       accountId: key.accountId,
       details: { key_id: key.id, kid: key.kid },
     });
-    return c.json(clientKeyView(key));
+    return c.json(clientKeyView(key), 200);
   });
 
-  app.delete('/service-accounts/:id/keys/:keyId', requireScope(ADMIN_SCOPES.update), async (c) => {
-    const key = await deleteClientKey(ctx, c.req.param('id'), c.req.param('keyId'));
+  app.openapi(ops.deleteKey, async (c) => {
+    const { id, keyId } = c.req.valid('param');
+    const key = await deleteClientKey(ctx, id, keyId);
     await audited(c, 204, { action: 'key.deleted', accountId: key.accountId, details: { key_id: key.id, kid: key.kid } });
     return c.body(null, 204);
   });
 
-  app.get('/secrets', requireScope(ADMIN_SCOPES.read), async (c) => {
-    const query = parseQuery(c, listSecretsQuery);
-    const page = await listAllSecrets(ctx, query);
-    return c.json({ items: page.items.map((s) => secretWithAccountView(s, now())), next_cursor: page.nextCursor });
+  app.openapi(ops.listAllSecrets, async (c) => {
+    const page = await listAllSecrets(ctx, c.req.valid('query'));
+    return c.json({ items: page.items.map((s) => secretWithAccountView(s, now())), next_cursor: page.nextCursor }, 200);
   });
 
-  app.get('/audit-events', requireScope(ADMIN_SCOPES.read), async (c) => auditPage(c, parseQuery(c, auditEventsQuery)));
+  app.openapi(ops.auditEvents, async (c) => auditPage(c, c.req.valid('query')));
 
   return app;
+}
+
+/**
+ * An operation whose JSON body the handler reads with `jsonBody` (this API's own media-type and empty-body
+ * rules and problems, which OpenAPIHono's body validator does not share): documented whole, while
+ * OpenAPIHono validates only its path and query.
+ */
+function ownBody<R extends RouteConfig>(
+  app: OpenAPIHono<AdminEnv>,
+  route: R,
+): Omit<R, 'request'> & { request: Omit<NonNullable<R['request']>, 'body'> } {
+  const { middleware: _middleware, hide: _hide, ...documented } = route;
+  app.openAPIRegistry.registerPath(documented);
+  const { body: _body, ...request } = route.request ?? {};
+  return { ...route, request: request as Omit<NonNullable<R['request']>, 'body'>, hide: true };
 }
 
 async function jsonBody<S extends z.ZodType>(
@@ -294,12 +315,6 @@ async function jsonBody<S extends z.ZodType>(
     }
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw fromZod(parsed.error);
-  return parsed.data;
-}
-
-function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
-  const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) throw fromZod(parsed.error);
   return parsed.data;
 }

@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../db/connect';
+import { loggableError } from '../logger';
 
 export type AuditOutcome = 'success' | 'failure';
 
@@ -74,7 +75,7 @@ export class AuditLog {
       try {
         await this.db.execute(insertEvents(batch));
       } catch (error) {
-        this.logger.warn({ err: { message: (error as Error).message }, pending: this.buffer.length }, 'audit write failed; will retry');
+        this.logger.warn({ err: loggableError(error), pending: this.buffer.length }, 'audit write failed; will retry');
         return;
       }
       // Only now drop them: what was recorded meanwhile stays behind them.

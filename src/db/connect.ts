@@ -1,11 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import postgres from 'postgres';
 import { listenPostgres, type ListenCallbacks } from './postgres-listener';
 import * as schema from './schema';
 
@@ -60,6 +56,12 @@ export async function connectDatabase(options: ConnectOptions): Promise<Database
 
 async function connectPglite(dataDir: string): Promise<DatabaseHandle> {
   const release = dataDir.includes('://') ? () => {} : lockDataDir(dataDir);
+  // Loaded only when used: PGlite's module alone is ~45 MB of RSS that a PostgreSQL instance does not need.
+  const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite/contrib/pg_trgm'),
+    import('drizzle-orm/pglite'),
+  ]);
   let client: PGlite;
   try {
     client = await PGlite.create(dataDir, { extensions: { pg_trgm }, postgresqlconf: PGLITE_SETTINGS });
@@ -95,6 +97,10 @@ async function connectPglite(dataDir: string): Promise<DatabaseHandle> {
 }
 
 async function connectPostgres(url: string, max: number): Promise<DatabaseHandle> {
+  const [{ default: postgres }, { drizzle: drizzlePostgres }] = await Promise.all([
+    import('postgres'),
+    import('drizzle-orm/postgres-js'),
+  ]);
   const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
   const db = drizzlePostgres({ client, schema }) as unknown as Database;
   return {

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from '../http/body-limit';
 import { sql } from 'drizzle-orm';
 import { serviceAccounts } from '../db/schema';
@@ -8,7 +8,8 @@ import { CachedDocument } from '../http/cached-document';
 import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
 import { handleIntrospection } from './introspection';
-import { handleTokenRequest, type TokenEndpointDeps } from './token-endpoint';
+import { documentOAuthRoutes } from './operations';
+import { handleTokenRequest, type TokenEndpointDeps, type Trail } from './token-endpoint';
 
 export interface OAuthRoutesDeps extends TokenEndpointDeps {
   bodyLimitBytes: number;
@@ -19,8 +20,10 @@ export interface OAuthRoutesDeps extends TokenEndpointDeps {
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
 /** The OAuth HTTP surface: token endpoint, JWKS, and discovery. Thin: the work is in token-endpoint.ts. */
-export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
-  const app = new Hono();
+export function oauthRoutes(deps: OAuthRoutesDeps): OpenAPIHono {
+  // Documented, not validated, by OpenAPIHono: these endpoints keep their own parsing and RFC 6749 errors.
+  const app = new OpenAPIHono();
+  documentOAuthRoutes(app.openAPIRegistry);
   const limitBody = bodyLimit({
     maxSize: deps.bodyLimitBytes,
     onError: () => oauthError(new RequestTooLarge('the request body is too large')),
@@ -31,19 +34,27 @@ export function oauthRoutes(deps: OAuthRoutesDeps): Hono {
     limitBody,
     async (c) => {
       const source = requestSource(c, deps.trustedProxies);
+      const trail: Trail = {};
       try {
-        const result = await handleTokenRequest(deps, {
-          contentType: c.req.header('content-type'),
-          body: await c.req.text(),
-          authorization: c.req.header('authorization'),
-          dpop: c.req.header('dpop'),
-          sourceIp: source.ip,
-          userAgent: source.userAgent,
-        });
+        const result = await handleTokenRequest(
+          deps,
+          {
+            contentType: c.req.header('content-type'),
+            body: await c.req.text(),
+            authorization: c.req.header('authorization'),
+            dpop: c.req.header('dpop'),
+            sourceIp: source.ip,
+            userAgent: source.userAgent,
+          },
+          trail,
+        );
         return c.json(result.body, 200, { ...NO_STORE, ...result.headers });
       } catch (error) {
         if (error instanceof OAuthError) return oauthError(error);
         throw error;
+      } finally {
+        // For the request log: the client_id once it named an existing account (never free text from a stranger).
+        if (trail.accountId !== undefined) c.set('clientId', trail.clientId);
       }
     },
   );

@@ -16,6 +16,8 @@ export interface TokenEndpointDeps extends ClientAuthDeps {
   audit: AuditLog;
   lastUsed: LastUsedTracker;
   rateLimiter: AccountRateLimiter;
+  /** Told of every outcome (metrics). */
+  outcomes?: TokenOutcomes;
   settings: {
     issuer: string;
     defaultAudience: string;
@@ -48,14 +50,25 @@ export interface TokenResult {
   headers: Record<string, string>;
 }
 
-export type { DenialReason };
+export type { DenialReason, Trail };
+
+/** Receives each token request's outcome as it is decided; must be O(1) and never throw. */
+export interface TokenOutcomes {
+  issued(grantType: string): void;
+  /** `error`: the OAuth error code the client saw (`server_error` for a failure of ours); `reason`: the audit trail's. */
+  denied(error: string, reason: string | undefined): void;
+}
 
 /**
  * POST /oauth/token for grant_type=client_credentials (RFC 6749 §4.4). Throws an OAuthError for every
  * refusal. Every outcome, issued or denied with its real reason, goes to the audit trail (buffered).
+ * `trail` is filled in as the request goes (pass one to learn e.g. which client it was).
  */
-export async function handleTokenRequest(deps: TokenEndpointDeps, input: TokenRequestInput): Promise<TokenResult> {
-  const trail: Trail = {};
+export async function handleTokenRequest(
+  deps: TokenEndpointDeps,
+  input: TokenRequestInput,
+  trail: Trail = {},
+): Promise<TokenResult> {
   try {
     const result = await issue(deps, input, trail);
     record(deps, input, trail, 'token.issued', 200, {
@@ -63,12 +76,16 @@ export async function handleTokenRequest(deps: TokenEndpointDeps, input: TokenRe
       granted_scope: result.body.scope ?? '',
       token_type: result.body.token_type,
     });
+    deps.outcomes?.issued('client_credentials');
     return result;
   } catch (error) {
     if (error instanceof OAuthError) {
       // An invalid_client with no reason yet: the credentials were missing or could not be parsed.
       trail.reason ??= error instanceof InvalidClient ? 'malformed_credentials' : (error.error as DenialReason);
       record(deps, input, trail, 'token.denied', error.status, trail.requested);
+      deps.outcomes?.denied(error.error, trail.reason);
+    } else {
+      deps.outcomes?.denied('server_error', 'internal_error');
     }
     throw error;
   }

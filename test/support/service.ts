@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config';
 import { openService, type Service } from '../../src/service';
 import { freshDatabase, secondConnection, type DatabaseKind, type TestDatabase } from './database';
@@ -91,6 +91,8 @@ export async function startTestService(
     adminSecret?: string;
     /** Address to listen on; '::' (dual stack) makes IPv4 clients appear as IPv4-mapped IPv6 addresses. */
     host?: string;
+    /** The service's logger (default: silent); e.g. createLogger(level, stream) to read what it logs. */
+    logger?: Logger;
   } = {},
 ): Promise<TestService> {
   const clock = options.clock ?? new TestClock();
@@ -111,7 +113,7 @@ export async function startTestService(
   const service = await openService(config, {
     clock: clock.now,
     database: database.handle,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
   });
   const listenUrl = await service.listen(port, options.host ?? '127.0.0.1');
   // Always reach the server over IPv4 loopback, whatever it listens on.
@@ -167,7 +169,8 @@ export async function startTestService(
       return res.body;
     },
     async close() {
-      await service.close();
+      // No traffic is under way: idle keep-alive connections may go at once (a running service waits a second).
+      await service.close({ idleGraceMs: 0 });
       if (!options.database) await database.destroy();
       if (!options.keysDir) await rm(keysDir, { recursive: true, force: true });
     },
