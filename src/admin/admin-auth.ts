@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { findAccountByClientId } from '../accounts/accounts';
 import type { AdminScope } from '../accounts/admin-scopes';
 import type { AccountsContext } from '../accounts/context';
-import { DPOP_ALGS } from '../oauth/dpop';
+import { DPOP_ALGS, PROOF_MAX_AGE_SECONDS, PROOF_MAX_SKEW_SECONDS } from '../oauth/dpop';
 import type { JtiReplayGuard } from '../oauth/jti-replay';
 import type { KeyStore } from '../tokens/key-store';
 import { boundKeyOf, scopesOf, verifyAccessToken, type VerifiedAccessToken } from '../tokens/verify-access-token';
@@ -39,9 +39,6 @@ export interface AdminRequest {
   path: string;
 }
 
-/** A proof's `iat` may be this old, or this far ahead of our clock: the token endpoint's window. */
-const PROOF_MAX_AGE_SECONDS = 300;
-const PROOF_MAX_SKEW_SECONDS = 60;
 const ALGS = `algs="${DPOP_ALGS.join(' ')}"`;
 
 type Refusal = { scheme: AdminScheme; error: 'invalid_token' | 'invalid_dpop_proof' };

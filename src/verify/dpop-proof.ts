@@ -49,10 +49,10 @@ export class MemoryReplayCache implements DpopReplayStore {
 export interface DpopCheck {
   /** The DPoP header value: exactly one proof. */
   proof: string | undefined;
-  /** The access token the proof must name in `ath`. */
-  accessToken: string;
-  /** The thumbprint the token is bound to (`cnf.jkt`). */
-  jkt: string;
+  /** The access token the proof must name in `ath` (at a resource; absent at the token endpoint). */
+  accessToken?: string | undefined;
+  /** The thumbprint the token is bound to (`cnf.jkt`; absent at the token endpoint, which binds to the proof's key). */
+  jkt?: string | undefined;
   /** The request's method and absolute URL (RFC 9449 §4.3: htm, htu compared without query and fragment). */
   method: string;
   url: string;
@@ -70,14 +70,15 @@ const invalid = (message: string) => new TokenVerificationError('dpop_invalid', 
 export const accessTokenHash = (token: string) => createHash('sha256').update(token, 'ascii').digest('base64url');
 
 /**
- * Checks a DPoP proof presented with a DPoP-bound access token at a resource server (RFC 9449 §4.3, §7.1):
- * typ dpop+jwt, an allowed asymmetric alg, a public `jwk` whose thumbprint is the token's `cnf.jkt`, a valid
- * signature, `htm` and `htu` of this request, `ath` of this token, a fresh `iat`, and a `jti` not seen before.
- * Throws TokenVerificationError `dpop_invalid` for anything wrong.
+ * Checks a DPoP proof (RFC 9449 §4.3): typ dpop+jwt, an allowed asymmetric alg, a public `jwk`, a valid
+ * signature, `htm` and `htu` of this request, a fresh `iat`, and a `jti` not seen before; at a resource
+ * (§7.1) also a key whose thumbprint is the token's `cnf.jkt` and the `ath` of this token. Returns the key's
+ * RFC 7638 thumbprint (what the token endpoint binds a token to). Throws TokenVerificationError `dpop_invalid`
+ * for anything wrong. The one proof checker of this codebase: token endpoint, admin API and the helper.
  */
-export async function verifyDpopProof(check: DpopCheck): Promise<void> {
+export async function verifyDpopProof(check: DpopCheck): Promise<string> {
   const { proof } = check;
-  if (proof === undefined || proof === '') throw invalid('a DPoP proof is required with a DPoP-bound token');
+  if (proof === undefined || proof === '') throw invalid('a DPoP proof is required');
   // Several DPoP headers arrive joined by commas; a JWT has none.
   if (proof.includes(',') || proof.length > MAX_PROOF_LENGTH) throw invalid('send exactly one DPoP proof');
 
@@ -105,13 +106,17 @@ export async function verifyDpopProof(check: DpopCheck): Promise<void> {
   } catch {
     throw invalid('the DPoP proof signature or claims are invalid');
   }
-  if (jkt !== check.jkt) throw invalid('the DPoP proof is signed by another key than the one the token is bound to');
+  if (check.jkt !== undefined && jkt !== check.jkt) {
+    throw invalid('the DPoP proof is signed by another key than the one the token is bound to');
+  }
 
   const { jti, htm, htu, iat, ath } = payload;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) throw invalid('the DPoP proof needs a jti');
   if (htm !== check.method) throw invalid('the DPoP proof is for another HTTP method');
   if (typeof htu !== 'string' || normalizedUrl(htu) !== normalizedUrl(check.url)) throw invalid('the DPoP proof is for another URL');
-  if (typeof ath !== 'string' || ath !== accessTokenHash(check.accessToken)) throw invalid('the DPoP proof is for another access token (ath)');
+  if (check.accessToken !== undefined && (typeof ath !== 'string' || ath !== accessTokenHash(check.accessToken))) {
+    throw invalid('the DPoP proof is for another access token (ath)');
+  }
   const now = Math.floor(check.now.getTime() / 1000);
   if (typeof iat !== 'number' || iat < now - check.maxAgeSeconds || iat > now + check.maxSkewSeconds) {
     throw invalid('the DPoP proof is too old or from the future');
@@ -119,6 +124,7 @@ export async function verifyDpopProof(check: DpopCheck): Promise<void> {
   // Remembered until the proof would be refused for its iat anyway; checked last, so a bad proof uses no slot.
   const expiresAt = new Date((iat + check.maxAgeSeconds + check.maxSkewSeconds + 1) * 1000);
   if (!(await check.replay.firstUse(`${jkt}:${jti}`, expiresAt, check.now))) throw invalid('the DPoP proof was used before');
+  return jkt;
 }
 
 /** RFC 9449 §4.3: compared without query and fragment, after URI normalisation. */
