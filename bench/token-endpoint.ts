@@ -221,8 +221,12 @@ function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
+/** The service as the Dockerfile runs it: the esbuild bundle of src/ (`npm run build`), on plain node. */
+const SERVICE_SCRIPT = 'dist/main.js';
+
 /**
- * `node --import tsx <script>` (as the Dockerfile runs the service: one process, whose RSS is the service's)
+ * `node --import tsx <script>` for a TypeScript file, `node <script>` for a built one (the service runs as
+ * `node dist/main.js`, as in the Dockerfile: one process, whose RSS is the service's)
  * in its own process group, so stopping signals the group: the process and anything it started, and nothing
  * we did not start.
  */
@@ -232,7 +236,8 @@ function startChild(name: string, script: string, env: Record<string, string>): 
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !SERVICE_VARS.includes(k) && !k.startsWith('BENCH_')) base[k] = v;
   }
-  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
+  const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : ['--enable-source-maps', script];
+  const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...base, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -616,7 +621,7 @@ async function startOurs(alg: Alg, database: DbKind, seedCount: number): Promise
     ...SERVICE_LIMITS,
   };
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  const child = startChild(`ours-${database}-${alg}`, 'src/main.ts', env);
+  const child = startChild(`ours-${database}-${alg}`, SERVICE_SCRIPT, env);
   const base = `http://127.0.0.1:${port}`;
   await waitUntilListening(child, `${base}/.well-known/jwks.json`);
   return { child, base, tokenUrl: `${base}/oauth/token`, adminId, adminSecret, seeded };
@@ -703,7 +708,7 @@ async function benchOurs(alg: Alg, database: DbKind, withArgon2Paths: boolean): 
     ? { database, alg, seededAccounts: ACCOUNTS, readings: [], notes: [] }
     : undefined;
   if (memory) memoryReports.push(memory);
-  log(`ours ${database} ${alg}: starting src/main.ts`);
+  log(`ours ${database} ${alg}: starting ${SERVICE_SCRIPT}`);
   let svc: OurService;
   let account: { clientId: string; secret: string };
   let bearer: string;
@@ -806,7 +811,7 @@ async function benchOurs(alg: Alg, database: DbKind, withArgon2Paths: boolean): 
     }
     readMemory('end of the run (after the failure and cold loads)');
     memory.notes.push(
-      'VmRSS: resident memory of the service process (`node --import tsx src/main.ts`, as in the Dockerfile) from ' +
+      'VmRSS: resident memory of the service process (`node dist/main.js`, built by `npm run build` at the start of the bench, as in the Dockerfile) from ' +
         '/proc/<pid>/status; VmHWM: its highest VmRSS since start. PGlite runs inside that process, so its ' +
         'buffers count too. Nothing forces a garbage collection before a reading.',
       '"credentials in the cache": counted by the bench, not read from the service (it does not expose the ' +
@@ -914,6 +919,8 @@ async function main(): Promise<void> {
       `(+${WARMUP} s warm-up), ${CONNECTIONS} connections; PostgreSQL: ${DATABASE_SERVER_URL ? 'yes' : 'no (set BENCH_DATABASE_URL)'}`,
   );
   try {
+    log(`building ${SERVICE_SCRIPT} (npm run build)`);
+    execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
     for (const alg of ALGS) if (!interrupted) await benchFloor(alg);
     for (const alg of ALGS) if (!interrupted) await benchPeer(alg);
     const databases: DbKind[] = DATABASE_SERVER_URL ? ['pglite', 'postgres'] : ['pglite'];

@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { listenPostgres, type ListenCallbacks } from './postgres-listener';
@@ -37,7 +38,19 @@ export interface ConnectOptions {
   maxConnections?: number;
 }
 
-export const MIGRATIONS_FOLDER = new URL('../../drizzle', import.meta.url).pathname;
+/**
+ * The committed drizzle/ folder: the nearest one above this module, whether it runs from src/db/ (tsx) or
+ * from the dist/ bundle (`npm run build`).
+ */
+export const MIGRATIONS_FOLDER = findMigrationsFolder(dirname(fileURLToPath(import.meta.url)));
+
+function findMigrationsFolder(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'drizzle');
+    if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`no drizzle/ migrations folder above ${from}`);
+  }
+}
 
 /**
  * PGlite runs inside our process, so its buffers are our memory. PostgreSQL's default shared_buffers (128 MB)
