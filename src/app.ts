@@ -9,7 +9,9 @@ import type { AuditLog } from './audit/audit-log';
 import type { AccountRateLimiter } from './limits/account-rate-limit';
 import type { BruteForceGuard } from './limits/brute-force';
 import { IpRangeList } from './limits/ip-ranges';
-import { problemResponse, Problem } from './admin/problems';
+import { problemResponse, Problem, toProblem } from './admin/problems';
+import { isDatabaseUnavailable } from './db/availability';
+import { DATABASE_UNREACHABLE, TemporarilyUnavailable } from './oauth/errors';
 import { adminRoutes } from './admin/routes';
 import type { Config } from './config';
 import { apiReferenceRoutes } from './http/api-reference';
@@ -18,7 +20,7 @@ import { metricsRoutes, type ServiceMetrics } from './http/metrics';
 import { openApiRoutes } from './http/openapi';
 import { requestLog } from './http/request-log';
 import type { JtiReplayGuard } from './oauth/jti-replay';
-import { oauthRoutes } from './oauth/routes';
+import { oauthError, oauthRoutes } from './oauth/routes';
 import type { KeyStore } from './tokens/key-store';
 import { loggableError } from './logger';
 
@@ -108,6 +110,13 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   app.onError((error, c) => {
+    if (isDatabaseUnavailable(error)) {
+      // Not a bug of ours and it passes: 503 with Retry-After (introspection, discovery, the admin API's auth).
+      logger.warn({ err: loggableError(error), path: c.req.path }, 'database unreachable');
+      return c.req.path.startsWith('/admin/')
+        ? problemResponse(toProblem(error)!)
+        : oauthError(new TemporarilyUnavailable(DATABASE_UNREACHABLE));
+    }
     logger.error({ err: loggableError(error), path: c.req.path }, 'unhandled error');
     return c.req.path.startsWith('/admin/')
       ? problemResponse(new Problem(500, 'Internal server error'))

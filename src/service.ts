@@ -11,6 +11,7 @@ import { createApp } from './app';
 import { purgeAuditEvents } from './audit/audit-events';
 import { AuditLog } from './audit/audit-log';
 import type { Config } from './config';
+import { DatabaseCircuit } from './db/availability';
 import { connectDatabase, type DatabaseHandle } from './db/connect';
 import { ServiceHealth } from './http/health';
 import { ServiceMetrics } from './http/metrics';
@@ -85,6 +86,8 @@ export async function openService(config: Config, options: ServiceOptions = {}):
     clock,
     hasher: new PasswordHasher(config.argon2),
     credentials,
+    // PostgreSQL may go away or go silent: bound the hot path's reads (PGlite is in-process).
+    ...(database.kind === 'postgres' ? { hotReads: new DatabaseCircuit() } : {}),
     settings: {
       secretTtlDays: config.secretTtlDays,
       maxActiveSecrets: config.maxActiveSecrets,

@@ -50,7 +50,12 @@ interface Created {
   secret: { id: string; prefix: string; secret: string };
 }
 
-const randomPart = (secret: string) => secret.slice(secret.lastIndexOf('_') + 1);
+/** The 43 random characters after `ccs_<32 hex>_` (base64url: they may themselves contain '_'). */
+const randomPart = (secret: string) => {
+  const part = /^ccs_[0-9a-f]{32}_([A-Za-z0-9_-]{43})$/.exec(secret)?.[1];
+  if (part === undefined) throw new Error('not a generated secret');
+  return part;
+};
 
 describe.each(DATABASE_KINDS)('CLI: accounts, secrets and the audit trail (%s)', (kind) => {
   let dir: string;

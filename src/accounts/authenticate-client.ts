@@ -1,4 +1,5 @@
 import { and, desc, eq } from 'drizzle-orm';
+import { DatabaseUnavailable, isDatabaseUnavailable } from '../db/availability';
 import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
 import type { AccountsContext } from './context';
 import { CredentialCache } from './credential-cache';
@@ -41,6 +42,8 @@ export type ClientAuthResult =
  * argon2 verify; an unknown client costs the same argon2 work as a wrong secret. Status and expiry are
  * judged on every call, and every change to an account or secret drops the cached rows in every process
  * (see credential-cache.ts), so a disable or revoke takes effect on the very next request everywhere.
+ * Throws DatabaseUnavailable when the database cannot be reached and the credential is not one verified
+ * within the cache's TTL.
  */
 export async function authenticateClient(
   ctx: AccountsContext,
@@ -53,18 +56,30 @@ export async function authenticateClient(
   if (cached && cached.account.clientId === clientId) return judge(ctx, cached.account, cached.secret);
 
   const epoch = ctx.credentials.epoch;
-  const [found] = await ctx.db
-    .select({ account: serviceAccounts, secret: clientSecrets })
-    .from(serviceAccounts)
-    .leftJoin(
-      clientSecrets,
-      secretId
-        ? and(eq(clientSecrets.accountId, serviceAccounts.id), eq(clientSecrets.id, secretId))
-        : and(eq(clientSecrets.accountId, serviceAccounts.id), eq(clientSecrets.origin, 'supplied')),
-    )
-    .where(eq(serviceAccounts.clientId, clientId))
-    .orderBy(desc(clientSecrets.createdAt))
-    .limit(1);
+  const read = () =>
+    ctx.db
+      .select({ account: serviceAccounts, secret: clientSecrets })
+      .from(serviceAccounts)
+      .leftJoin(
+        clientSecrets,
+        secretId
+          ? and(eq(clientSecrets.accountId, serviceAccounts.id), eq(clientSecrets.id, secretId))
+          : and(eq(clientSecrets.accountId, serviceAccounts.id), eq(clientSecrets.origin, 'supplied')),
+      )
+      .where(eq(serviceAccounts.clientId, clientId))
+      .orderBy(desc(clientSecrets.createdAt))
+      .limit(1);
+  let found: Awaited<ReturnType<typeof read>>[number] | undefined;
+  try {
+    [found] = await (ctx.hotReads ? ctx.hotReads.read(read) : read());
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+    // The database is out of reach: a credential verified within the cache's TTL still counts (the bound
+    // and why it is safe: credential-cache.ts). Anything else fails as DatabaseUnavailable (503).
+    const recent = ctx.credentials.getWhileUnreachable(key, presented);
+    if (recent && recent.account.clientId === clientId) return judge(ctx, recent.account, recent.secret);
+    throw error instanceof DatabaseUnavailable ? error : new DatabaseUnavailable(undefined, { cause: error });
+  }
 
   if (!found?.secret) {
     await ctx.hasher.burn(presented);

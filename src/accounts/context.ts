@@ -1,3 +1,4 @@
+import type { DatabaseCircuit } from '../db/availability';
 import type { Database } from '../db/connect';
 import type { CredentialCache } from './credential-cache';
 import type { PasswordHasher } from './password-hasher';
@@ -9,6 +10,11 @@ export interface AccountsContext {
   hasher: PasswordHasher;
   /** Verified credentials of this process; every change to an account is announced through it. */
   credentials: CredentialCache;
+  /**
+   * Bounds the token hot path's database reads (PostgreSQL: a timeout, then a moment of failing fast; see
+   * db/availability.ts). Absent (PGlite, in-process), reads are not bounded.
+   */
+  hotReads?: DatabaseCircuit;
   settings: {
     /** Default lifetime of a new secret. */
     secretTtlDays: number;

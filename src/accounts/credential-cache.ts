@@ -41,6 +41,16 @@ const ECHO_TIMEOUT_MS = 2000;
  * i.e. once PostgreSQL has dispatched it to every listener. An epoch guards the race where a request read
  * the rows before a change and would cache them after it. If the LISTEN connection is re-established,
  * notifications may have been missed: everything is dropped. The TTL is only a safety net.
+ *
+ * While the LISTEN connection is down, `get` answers nothing: changes committed meanwhile by other instances
+ * would go unseen. The entries are kept, though, for one case: when the database cannot be reached either,
+ * `getWhileUnreachable` may answer an entry until its TTL runs out, counted from the moment its rows were
+ * read from the database. A database this process cannot reach may still be reachable by another instance,
+ * and a revoke committed just before an outage may have lost its notification: so during an outage a revoke
+ * or disable reaches this instance's token endpoint at most CREDENTIAL_CACHE_TTL_SECONDS after the rows were
+ * read (access tokens already issued outlive a revoke by up to their own lifetime anyway). Whenever the
+ * database answers, its rows are used, and stored in place of the old entry; when LISTEN is back, everything
+ * cached before is dropped.
  */
 export class CredentialCache {
   private readonly entries = new Map<string, Entry>();
@@ -56,6 +66,8 @@ export class CredentialCache {
   epoch = 0;
   hits = 0;
   misses = 0;
+  /** Answers of `getWhileUnreachable`: credentials accepted from memory while the database was unreachable. */
+  unreachableHits = 0;
 
   constructor(
     private readonly options: CredentialCacheOptions,
@@ -71,9 +83,11 @@ export class CredentialCache {
         this.invalidate(undefined);
       },
       onLost: () => {
-        // Changes made meanwhile would go unseen: answer nothing from the cache until we listen again.
+        // Changes made meanwhile would go unseen: answer nothing from the cache in the ordinary way until we
+        // listen again, which drops every entry and tells the listeners. Entries are kept meanwhile for
+        // `getWhileUnreachable` only; the listeners' documents (discovery) keep serving, a little stale at worst.
         this.listening = false;
-        this.invalidate(undefined);
+        this.epoch++;
         for (const resolve of this.echoes.values()) resolve();
         this.echoes.clear();
       },
@@ -89,7 +103,10 @@ export class CredentialCache {
     this.echoes.clear();
   }
 
-  /** Called with the account id on each change, and with undefined when anything may have changed. */
+  /**
+   * Called with the account id on each change, and with undefined when anything may have changed (when the
+   * LISTEN connection is back after a drop).
+   */
   onInvalidate(listener: (accountId: string | undefined) => void): void {
     this.listeners.push(listener);
   }
@@ -108,9 +125,24 @@ export class CredentialCache {
     return entry;
   }
 
-  /** Stores a verified credential, unless an invalidation happened since `epoch` was read. */
+  /**
+   * For a caller that has just failed to reach the database: the entry for `key` if it holds `presented`
+   * and its TTL has not run out, whether or not changes are being received (see the class comment for why
+   * this is bounded by the TTL). Status and expiry must still be judged by the caller.
+   */
+  getWhileUnreachable(key: string, presented: string): CachedCredential | undefined {
+    const entry = this.entries.get(key);
+    if (!entry || entry.expiresAt <= performance.now() || !timingSafeEqual(entry.digest, digestOf(presented))) return undefined;
+    this.unreachableHits++;
+    return entry;
+  }
+
+  /**
+   * Stores a verified credential, unless an invalidation happened since `epoch` was read. Stored while not
+   * listening, it serves only `getWhileUnreachable`, and is dropped when listening starts again.
+   */
   set(key: string, presented: string, credential: CachedCredential, epoch: number): void {
-    if (epoch !== this.epoch || !this.listening || this.options.ttlMs === 0) return;
+    if (epoch !== this.epoch || this.options.ttlMs === 0) return;
     this.remove(key);
     if (this.entries.size >= this.options.maxEntries) this.evictOldest();
     this.entries.set(key, {

@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
-import { findAccountByClientId } from '../accounts/accounts';
 import type { AdminScope } from '../accounts/admin-scopes';
 import type { AccountsContext } from '../accounts/context';
 import { DPOP_ALGS, PROOF_MAX_AGE_SECONDS, PROOF_MAX_SKEW_SECONDS } from '../oauth/dpop';
+import { stillEntitled } from '../oauth/introspection';
 import type { JtiReplayGuard } from '../oauth/jti-replay';
 import type { KeyStore } from '../tokens/key-store';
 import { boundKeyOf, scopesOf, verifyAccessToken, type VerifiedAccessToken } from '../tokens/verify-access-token';
@@ -71,8 +71,8 @@ function presentedToken(header: string | undefined): { scheme: AdminScheme; toke
  * Authenticates an admin request with one of our own access tokens, verified locally. A DPoP-bound token
  * (`cnf.jkt`) is accepted only with the DPoP scheme and a valid proof of its key for this request (RFC 9449
  * §7.1), so a stolen token is useless without the key; an unbound token only with the Bearer scheme. The
- * token's account must still be active: disabling or revoking an admin account cuts its tokens off at once.
- * Throws a 401 Problem.
+ * token's account, and the secret or key it was obtained with, must still be active: disabling or revoking an
+ * admin account, or the leaked secret, cuts its tokens off at once. Throws a 401 Problem.
  */
 export async function authenticateAdmin(deps: AdminAuthDeps, request: AdminRequest): Promise<AdminPrincipal> {
   const { scheme, token } = presentedToken(request.authorization);
@@ -91,8 +91,9 @@ export async function authenticateAdmin(deps: AdminAuthDeps, request: AdminReque
   if (jkt === undefined && scheme === 'DPoP') throw invalidToken('the access token is not DPoP-bound: send it with the Bearer scheme');
   if (jkt !== undefined) await checkProof(deps, request, token, jkt, now);
 
-  const account = await findAccountByClientId(deps.accounts, claims.client_id);
-  if (account?.status !== 'active') throw invalidToken('the access token is invalid or expired');
+  // As for introspection: the account, and the secret or key the token was obtained with, are still active.
+  const credentialId = typeof claims.credential_id === 'string' ? claims.credential_id : '';
+  if (!(await stillEntitled(deps, claims.client_id, credentialId, now))) throw invalidToken('the access token is invalid or expired');
   return { clientId: claims.client_id, scopes: scopesOf(claims), scheme };
 }
 

@@ -36,7 +36,7 @@ export function adminSecuritySchemes(adminAudience: string) {
   const token =
     `access token from POST /oauth/token for the audience \`${adminAudience}\` (ADMIN_AUDIENCE), whose scopes ` +
     `include the one an operation names (${Object.values(ADMIN_SCOPES).join(', ')}). It stops working as soon ` +
-    'as its account is disabled or revoked.';
+    'as its account, or the secret or key it was obtained with, is disabled or revoked.';
   return {
     [ADMIN_BEARER]: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: `RFC 6750: an ${token}` },
     [ADMIN_DPOP]: {
@@ -70,7 +70,7 @@ const problem = (description: string) => ({
 });
 const challenge = { 'WWW-Authenticate': { description: 'A Bearer or DPoP challenge (RFC 6750, RFC 9449).', schema: { type: 'string' as const } } };
 const guarded = {
-  401: { ...problem('No bearer token, or one that is invalid or expired, or whose account is no longer active.'), headers: challenge },
+  401: { ...problem('No bearer token, or one that is invalid or expired, or whose account, secret or key is no longer active.'), headers: challenge },
   403: { ...problem('The token lacks the scope this operation needs (error="insufficient_scope").'), headers: challenge },
   500: problem('An internal error (logged; the body has no detail).'),
 };

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConflictError, InvalidFieldsError, NotFoundError, type FieldProblem } from '../accounts/errors';
+import { isDatabaseUnavailable } from '../db/availability';
 
 /** An RFC 9457 problem. The admin API's only error shape; rendered by `problemResponse`. */
 export class Problem extends Error {
@@ -29,12 +30,18 @@ export function fromZod(error: z.ZodError): Problem {
   );
 }
 
-/** Domain errors to problems; anything unknown stays unknown (a 500, logged, with no detail). */
+/**
+ * Domain errors to problems (the database out of reach: 503 with Retry-After); anything unknown stays unknown
+ * (a 500, logged, with no detail).
+ */
 export function toProblem(error: unknown): Problem | undefined {
   if (error instanceof Problem) return error;
   if (error instanceof NotFoundError) return new Problem(404, 'Not found', error.message);
   if (error instanceof ConflictError) return new Problem(409, 'Conflict', error.message);
   if (error instanceof InvalidFieldsError) return invalidFields(error.fields);
+  if (isDatabaseUnavailable(error)) {
+    return new Problem(503, 'Service unavailable', 'the database cannot be reached; try again shortly', {}, { 'Retry-After': '1' });
+  }
   return undefined;
 }
 

@@ -21,6 +21,7 @@ import type { IpRangeList } from '../limits/ip-ranges';
 import { adminAuth, type AdminAuthDeps, type AdminEnv } from './admin-auth';
 import { adminOperations, adminSecuritySchemes } from './operations';
 import { accountView, auditEventView, clientKeyView, newSecretView, secretView, secretWithAccountView } from './presenters';
+import { refuseNulInBody, refuseNulInQuery } from './nul-input';
 import { Problem, fromZod, problemResponse, toProblem } from './problems';
 import {
   accountSchemas,
@@ -102,6 +103,7 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
     }),
   );
   app.use('*', adminAuth(deps));
+  app.use('*', refuseNulInQuery);
 
   app.openapi(ownBody(app, ops.createAccount), async (c) => {
     const input = await jsonBody(c, schemas.create);
@@ -313,6 +315,7 @@ async function jsonBody<S extends z.ZodType>(
     } catch {
       throw new Problem(400, 'Invalid request', 'the body is not valid JSON');
     }
+    refuseNulInBody(text, value);
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw fromZod(parsed.error);

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { reconnectBackoff } from './availability';
 import { listenPostgres, type ListenCallbacks } from './postgres-listener';
 import * as schema from './schema';
 
@@ -114,7 +115,7 @@ async function connectPostgres(url: string, max: number): Promise<DatabaseHandle
     import('postgres'),
     import('drizzle-orm/postgres-js'),
   ]);
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 });
+  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10, backoff: reconnectBackoff });
   const db = drizzlePostgres({ client, schema }) as unknown as Database;
   return {
     db,

@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { reconnectBackoff } from './availability';
 
 export interface ListenCallbacks {
   onMessage(payload: string): void;
@@ -32,6 +33,8 @@ export async function listenPostgres(url: string, channel: string, callbacks: Li
     max_lifetime: 0,
     fetch_types: false,
     connect_timeout: 5,
+    // Our own retry below paces the attempts; postgres.js's default would add up to 20 s to each.
+    backoff: reconnectBackoff,
     onnotice: () => {},
     connection: { application_name: 'token-service-listen' },
     onnotify(name: string, payload: string) {

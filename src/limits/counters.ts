@@ -2,6 +2,7 @@ import {
   RateLimiterDrizzle,
   RateLimiterMemory,
   RateLimiterRes,
+  RLWrapperTimeouts,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import { lt } from 'drizzle-orm';
@@ -9,6 +10,9 @@ import type { Database } from '../db/connect';
 import { rateLimits } from '../db/schema';
 
 export type CounterStore = 'memory' | 'database';
+
+/** How long a database counter may take before the memory counter answers instead. */
+const DATABASE_TIMEOUT_MS = 1000;
 
 export interface CounterOptions {
   keyPrefix: string;
@@ -27,7 +31,8 @@ export interface CounterState {
 /**
  * A rate-limiter-flexible counter, in process memory or in the `rate_limits` table (its Drizzle store,
  * shared by every instance on the database). A database counter falls back to memory while the database is
- * unreachable (the library's insurance limiter), so an outage neither opens nor closes the gate entirely.
+ * unreachable or slower than DATABASE_TIMEOUT_MS (the library's insurance limiter), so an outage neither
+ * opens nor closes the gate entirely, nor holds token requests up.
  */
 export class Counter {
   private readonly limiter: RateLimiterAbstract;
@@ -39,16 +44,25 @@ export class Counter {
       duration: options.durationSeconds,
       blockDuration: options.blockSeconds ?? 0,
     };
-    this.limiter =
-      store === 'memory'
-        ? new RateLimiterMemory(common)
-        : new RateLimiterDrizzle({
-            ...common,
-            storeClient: db,
-            schema: rateLimits,
-            clearExpiredByTimeout: false,
-            insuranceLimiter: new RateLimiterMemory(common),
-          });
+    if (store === 'memory') {
+      this.limiter = new RateLimiterMemory(common);
+    } else {
+      const insuranceLimiter = new RateLimiterMemory(common);
+      // A database that does not answer (a partition, a frozen host) fails no query for `connect_timeout`,
+      // or at all: after DATABASE_TIMEOUT_MS the memory counter answers instead, as on an error.
+      this.limiter = new RLWrapperTimeouts({
+        ...common,
+        timeoutMs: DATABASE_TIMEOUT_MS,
+        insuranceLimiter,
+        limiter: new RateLimiterDrizzle({
+          ...common,
+          storeClient: db,
+          schema: rateLimits,
+          clearExpiredByTimeout: false,
+          insuranceLimiter,
+        }),
+      });
+    }
   }
 
   async consume(key: string, points = 1): Promise<CounterState> {

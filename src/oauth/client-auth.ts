@@ -1,3 +1,4 @@
+import { secretIdOf } from '../accounts/secret-format';
 import { assertionClientId, JWT_BEARER_ASSERTION_TYPE } from './client-assertion';
 import { InvalidClient, InvalidRequest } from './errors';
 import type { TokenParams } from './token-request';
@@ -13,6 +14,12 @@ const MAX_ASSERTION = 8192;
 const MAX_CLIENT_ID = 200;
 const MAX_SECRET = 512;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * A client_id no account can have, refused before any lookup, counter or audit record: one holding U+0000
+ * (PostgreSQL text cannot store it), or one of our secrets (a client that swapped its id and secret must not
+ * have its secret written down).
+ */
+const impossibleClientId = (clientId: string) => clientId.includes('\u0000') || secretIdOf(clientId.trim()) !== undefined;
 
 /**
  * Extracts the client's credentials from `Authorization: Basic` (RFC 6749 §2.3.1: id and secret each
@@ -33,7 +40,7 @@ export function presentedCredentials(authorization: string | undefined, params: 
     }
     if (assertion === undefined) throw new InvalidRequest('client_assertion is required with client_assertion_type');
     const clientId = assertion.length <= MAX_ASSERTION ? assertionClientId(assertion) : undefined;
-    if (clientId === undefined || (bodyId !== undefined && bodyId !== clientId)) throw new InvalidClient(false);
+    if (clientId === undefined || impossibleClientId(clientId) || (bodyId !== undefined && bodyId !== clientId)) throw new InvalidClient(false);
     return { method: 'private_key_jwt', clientId, assertion };
   }
   if (authorization !== undefined) {
@@ -47,7 +54,7 @@ export function presentedCredentials(authorization: string | undefined, params: 
     return basic;
   }
   if (bodyId === undefined || bodySecret === undefined) throw new InvalidClient(false);
-  if (bodyId.length > MAX_CLIENT_ID || bodySecret.length > MAX_SECRET) throw new InvalidClient(false);
+  if (bodyId.length > MAX_CLIENT_ID || bodySecret.length > MAX_SECRET || impossibleClientId(bodyId)) throw new InvalidClient(false);
   return { clientId: bodyId, secret: bodySecret, method: 'client_secret_post' };
 }
 
@@ -65,7 +72,7 @@ function parseBasic(header: string): PresentedCredentials & { method: 'client_se
   if (colon < 0) throw fail();
   const clientId = formDecode(decoded.slice(0, colon));
   const secret = formDecode(decoded.slice(colon + 1));
-  if (!clientId || !secret || clientId.length > MAX_CLIENT_ID || secret.length > MAX_SECRET) throw fail();
+  if (!clientId || !secret || clientId.length > MAX_CLIENT_ID || secret.length > MAX_SECRET || impossibleClientId(clientId)) throw fail();
   return { clientId, secret, method: 'client_secret_basic' };
 }
 

@@ -72,9 +72,21 @@ export class TooManyRequests extends OAuthError {
   }
 }
 
+export const DATABASE_UNREACHABLE = 'the service cannot reach its database; try again shortly';
+
+/** 503: the service cannot decide now (its database is out of reach); the client should retry shortly. */
 export class TemporarilyUnavailable extends OAuthError {
   readonly error = 'temporarily_unavailable';
   override readonly status = 503;
+  constructor(
+    description: string,
+    private readonly retryAfterSeconds = 1,
+  ) {
+    super(description);
+  }
+  override headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfterSeconds) };
+  }
 }
 
 export function oauthErrorBody(e: OAuthError): { error: string; error_description: string } {

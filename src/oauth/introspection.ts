@@ -60,8 +60,13 @@ export async function handleIntrospection(deps: IntrospectionDeps, input: Intros
   return { active: true, ...rest, token_type: cnf ? 'DPoP' : 'Bearer', ...(cnf ? { cnf } : {}) };
 }
 
-/** The token's account is active, and so is the secret or key it was obtained with. */
-async function stillEntitled(deps: IntrospectionDeps, clientId: string, credentialId: string, now: Date): Promise<boolean> {
+/** The token's account is active, and so is the secret or key it was obtained with (also the admin API's test). */
+export async function stillEntitled(
+  deps: Pick<IntrospectionDeps, 'accounts'>,
+  clientId: string,
+  credentialId: string,
+  now: Date,
+): Promise<boolean> {
   const account = await findAccountByClientId(deps.accounts, clientId);
   if (account?.status !== 'active' || !/^[0-9a-f-]{36}$/.test(credentialId)) return false;
   const [secret] = await deps.accounts.db

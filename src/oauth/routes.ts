@@ -84,7 +84,7 @@ export function oauthRoutes(deps: OAuthRoutesDeps): OpenAPIHono {
 
   for (const path of ['/oauth/token', '/oauth/introspect']) {
     app.on(['GET', 'PUT', 'DELETE', 'PATCH'], path, () =>
-      Response.json({ error: 'invalid_request', error_description: 'use POST' }, { status: 405, headers: { Allow: 'POST' } }),
+      Response.json({ error: 'invalid_request', error_description: 'use POST' }, { status: 405, headers: { ...NO_STORE, Allow: 'POST' } }),
     );
   }
 

@@ -1,13 +1,22 @@
 import type { AccountsContext } from '../accounts/context';
 import type { LastUsedTracker } from '../accounts/last-used';
 import type { AuditLog } from '../audit/audit-log';
+import { isDatabaseUnavailable } from '../db/availability';
 import { rateLimitHeaders, type AccountRateLimiter } from '../limits/account-rate-limit';
 import { signAccessToken } from '../tokens/access-token';
 import type { KeyStore } from '../tokens/key-store';
 import { authenticateRequest, type ClientAuthDeps, type DenialReason, type Trail } from './authenticate-request';
 import { grantFor } from './client-credentials-grant';
 import { verifyDpopProof } from './dpop';
-import { InvalidClient, InvalidRequest, OAuthError, TooManyRequests, UnsupportedGrantType } from './errors';
+import {
+  DATABASE_UNREACHABLE,
+  InvalidClient,
+  InvalidRequest,
+  OAuthError,
+  TemporarilyUnavailable,
+  TooManyRequests,
+  UnsupportedGrantType,
+} from './errors';
 import { TokenParams } from './token-request';
 
 export interface TokenEndpointDeps extends ClientAuthDeps {
@@ -61,7 +70,8 @@ export interface TokenOutcomes {
 
 /**
  * POST /oauth/token for grant_type=client_credentials (RFC 6749 §4.4). Throws an OAuthError for every
- * refusal. Every outcome, issued or denied with its real reason, goes to the audit trail (buffered).
+ * refusal, TemporarilyUnavailable (503) when the database cannot be reached for what the request needs.
+ * Every outcome, issued or denied with its real reason, goes to the audit trail (buffered).
  * `trail` is filled in as the request goes (pass one to learn e.g. which client it was).
  */
 export async function handleTokenRequest(
@@ -78,7 +88,9 @@ export async function handleTokenRequest(
     });
     deps.outcomes?.issued('client_credentials');
     return result;
-  } catch (error) {
+  } catch (caught) {
+    // The database out of reach is the client's 503 with Retry-After (RFC 6749 §5.2 style), never a 500.
+    const error = isDatabaseUnavailable(caught) ? new TemporarilyUnavailable(DATABASE_UNREACHABLE) : caught;
     if (error instanceof OAuthError) {
       // An invalid_client with no reason yet: the credentials were missing or could not be parsed.
       trail.reason ??= error instanceof InvalidClient ? 'malformed_credentials' : (error.error as DenialReason);
