@@ -1,45 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DATABASE_KINDS, freshDatabase, type TestDatabase } from './support/database';
-import { basicAuth, freePort } from './support/service';
+import { DATABASE_KINDS } from './support/database';
+import { basicAuth } from './support/service';
+import { freshServiceState, ServiceProcess } from './support/service-process';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-
-/** The real service as a child process (`npm start`), as graceful-shutdown.test.ts runs it. */
-class ServiceProcess {
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
-  private output = '';
-
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
-  }
-
-  async listening(timeoutMs = 60_000): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    while (!this.output.includes('"msg":"token service listening"')) {
-      if (this.child.exitCode !== null) throw new Error(`service exited (${this.child.exitCode}): ${this.output}`);
-      if (performance.now() > deadline) throw new Error(`not listening within ${timeoutMs} ms: ${this.output}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-
-  /** kill -9: no shutdown, no flush, nothing. */
-  async crash(): Promise<void> {
-    if (this.child.exitCode === null) this.child.kill('SIGKILL');
-    expect((await this.exited).signal).toBe('SIGKILL');
-  }
+/** kill -9: no shutdown, no flush, nothing. */
+async function crash(service: ServiceProcess): Promise<void> {
+  service.kill('SIGKILL');
+  expect((await service.exited).signal).toBe('SIGKILL');
 }
 
 /**
@@ -54,26 +22,9 @@ describe.each(DATABASE_KINDS)('a crashed service restarts with every acknowledge
   });
 
   it('accounts, secrets, a revoke and a disable answered before SIGKILL are all in force after the restart', async () => {
-    const keysDir = await mkdtemp(join(tmpdir(), 'crash-keys-'));
-    cleanups.push(() => rm(keysDir, { recursive: true, force: true }));
-    let database: TestDatabase | undefined;
-    let dataDir: string | undefined;
-    if (kind === 'postgres') {
-      database = await freshDatabase('postgres');
-      cleanups.push(() => database!.destroy());
-    } else {
-      dataDir = await mkdtemp(join(tmpdir(), 'crash-data-'));
-      cleanups.push(() => rm(dataDir!, { recursive: true, force: true }));
-    }
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const adminSecret = randomBytes(32).toString('base64url');
+    const { url, adminSecret, env: stateEnv } = await freshServiceState(kind, cleanups);
     const env = {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ISSUER: url,
-      KEYS_DIR: keysDir,
-      ...(dataDir ? { DATA_DIR: dataDir } : { DATABASE_URL: database!.url! }),
+      ...stateEnv,
       BOOTSTRAP_ADMIN_CLIENT_ID: 'crash-admin',
       BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
       // Token events wait in the buffer: only an admin change's flush (or a shutdown) writes them.
@@ -82,8 +33,8 @@ describe.each(DATABASE_KINDS)('a crashed service restarts with every acknowledge
     };
     const start = async () => {
       const service = new ServiceProcess(env);
-      cleanups.push(() => service.crash());
-      await service.listening();
+      cleanups.push(() => crash(service));
+      await service.waitFor('token service listening');
       return service;
     };
 
@@ -133,7 +84,7 @@ describe.each(DATABASE_KINDS)('a crashed service restarts with every acknowledge
     await acknowledged('PATCH', `/service-accounts/${b.id}`, { status: 'disabled' });
     // Tokens after the last admin change: their audit events are still in the buffer when the process dies.
     for (let i = 0; i < 3; i++) expect(await tokenStatus(c.client_id, c.secret.secret)).toBe(200);
-    await service.crash();
+    await crash(service);
 
     service = await start();
     await login();
@@ -165,6 +116,6 @@ describe.each(DATABASE_KINDS)('a crashed service restarts with every acknowledge
     expect(trail.filter((e) => e.action === 'token.issued' && e.client_id === a.client_id).length).toBe(2); // one each side of the crash
     // (two of c's were issued after the restart, and written by this listing's flush)
     console.info(`crash (${kind}): audit events found after kill -9 of the 3 tokens issued after the last admin change: ${issuedToC - 2}`);
-    await service.crash();
+    await crash(service);
   }, 60_000);
 });

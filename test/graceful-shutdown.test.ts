@@ -1,63 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { and, count, eq } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseHandle } from '../src/db/connect';
 import { auditEvents } from '../src/db/schema';
-import { DATABASE_KINDS, freshDatabase, type TestDatabase } from './support/database';
-import { basicAuth, freePort } from './support/service';
+import { DATABASE_KINDS } from './support/database';
+import { basicAuth } from './support/service';
+import { freshServiceState, ServiceProcess } from './support/service-process';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const SHUTDOWN_TIMEOUT_SECONDS = 10;
 const LOOPS = 20;
-
-/** The real service as a child process (`npm start`), its JSON log lines collected as they come. */
-class ServiceProcess {
-  readonly lines: Array<Record<string, any>> = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-  private readonly child: ChildProcess;
-  private stderr = '';
-  private waiters: Array<() => void> = [];
-
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let pending = '';
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (pending + chunk).split('\n');
-      pending = parts.pop()!;
-      for (const part of parts) if (part.trim()) this.lines.push(JSON.parse(part));
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    // 'close': the exit code is known and stdout is read to its end
-    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal, at: performance.now() })));
-  }
-
-  async waitFor(message: string, timeoutMs = 60_000): Promise<Record<string, any>> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const line = this.lines.find((l) => l.msg === message);
-      if (line) return line;
-      if (this.child.exitCode !== null) throw new Error(`service exited (${this.child.exitCode}): ${this.stderr}`);
-      if (performance.now() > deadline) throw new Error(`no "${message}" within ${timeoutMs} ms: ${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-    }
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.child.exitCode === null) this.child.kill(signal);
-  }
-}
 
 type Outcome =
   | { id: string; kind: 'response'; status: number; startedAt: number; endedAt: number }
@@ -73,26 +24,9 @@ describe.each(DATABASE_KINDS)('graceful shutdown (%s)', (kind) => {
   it(
     'finishes every accepted request, exits 0 before the deadline, and writes the audit trail of every token issued',
     async () => {
-      const keysDir = await mkdtemp(join(tmpdir(), 'shutdown-keys-'));
-      cleanups.push(() => rm(keysDir, { recursive: true, force: true }));
-      let database: TestDatabase | undefined;
-      let dataDir: string | undefined;
-      if (kind === 'postgres') {
-        database = await freshDatabase('postgres');
-        cleanups.push(() => database!.destroy());
-      } else {
-        dataDir = await mkdtemp(join(tmpdir(), 'shutdown-data-'));
-        cleanups.push(() => rm(dataDir!, { recursive: true, force: true }));
-      }
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      const adminSecret = randomBytes(32).toString('base64url');
+      const { url, adminSecret, env, database, dataDir } = await freshServiceState(kind, cleanups);
       const service = new ServiceProcess({
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        ISSUER: url,
-        KEYS_DIR: keysDir,
-        ...(dataDir ? { DATA_DIR: dataDir } : { DATABASE_URL: database!.url! }),
+        ...env,
         BOOTSTRAP_ADMIN_CLIENT_ID: 'shutdown-admin',
         BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
         // token events stay in the buffer until shutdown flushes them

@@ -24,6 +24,7 @@ import { accountView, auditEventView, clientKeyView, newSecretView, secretView, 
 import { refuseNulInBody, refuseNulInQuery } from './nul-input';
 import { Problem, fromZod, problemResponse, toProblem } from './problems';
 import {
+  accountFieldsOf,
   accountSchemas,
   auditEventsQuery,
   createKeySchema,
@@ -107,17 +108,7 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
 
   app.openapi(ownBody(app, ops.createAccount), async (c) => {
     const input = await jsonBody(c, schemas.create);
-    const created = await createAccount(ctx, {
-      name: input.name,
-      description: input.description,
-      scopes: input.scopes,
-      audiences: input.audiences,
-      tokenTtlSeconds: input.token_ttl_seconds,
-      rateLimitPerMinute: input.rate_limit_per_minute,
-      allowedIps: input.allowed_ips,
-      tokenEndpointAuthMethods: input.token_endpoint_auth_methods,
-      requireDpop: input.require_dpop,
-    });
+    const created = await createAccount(ctx, { ...accountFieldsOf(input), name: input.name });
     const { account } = created;
     await audited(c, 201, {
       action: 'service_account.created',
@@ -142,18 +133,7 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
 
   app.openapi(ownBody(app, ops.updateAccount), async (c) => {
     const input = await jsonBody(c, schemas.update);
-    const updated = await updateAccount(ctx, c.req.valid('param').id, {
-      name: input.name,
-      description: input.description,
-      scopes: input.scopes,
-      audiences: input.audiences,
-      tokenTtlSeconds: input.token_ttl_seconds,
-      rateLimitPerMinute: input.rate_limit_per_minute,
-      allowedIps: input.allowed_ips,
-      tokenEndpointAuthMethods: input.token_endpoint_auth_methods,
-      requireDpop: input.require_dpop,
-      status: input.status,
-    });
+    const updated = await updateAccount(ctx, c.req.valid('param').id, { ...accountFieldsOf(input), status: input.status });
     const { account } = updated;
     const action =
       input.status === 'disabled'

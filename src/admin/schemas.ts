@@ -116,6 +116,24 @@ export function accountSchemas(maxTokenTtlSeconds: number) {
 
 export type AccountSchemas = ReturnType<typeof accountSchemas>;
 
+/**
+ * An account body as validated (snake_case, the admin API's and the CLI's) as the domain's fields
+ * (camelCase): for createAccount (adding the required name) and updateAccount (adding status).
+ */
+export function accountFieldsOf(body: Omit<z.infer<AccountSchemas['update']>, 'status'>) {
+  return {
+    name: body.name,
+    description: body.description,
+    scopes: body.scopes,
+    audiences: body.audiences,
+    tokenTtlSeconds: body.token_ttl_seconds,
+    rateLimitPerMinute: body.rate_limit_per_minute,
+    allowedIps: body.allowed_ips,
+    tokenEndpointAuthMethods: body.token_endpoint_auth_methods,
+    requireDpop: body.require_dpop,
+  };
+}
+
 export const createSecretSchema = z
   .strictObject({
     description: description.optional(),

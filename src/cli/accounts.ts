@@ -1,6 +1,6 @@
 import { createAccount, listAccounts, AUTH_METHODS, type AccountWithSecrets } from '../accounts/accounts';
 import { newSecretView } from '../admin/presenters';
-import { accountSchemas } from '../admin/schemas';
+import { accountFieldsOf, accountSchemas } from '../admin/schemas';
 import { loadConfig } from '../config';
 import { disable, enable, remove, revoke } from './account-lifecycle';
 import { accountViewOf, findAccountByRef, flagProblems } from './account-ref';
@@ -187,17 +187,7 @@ async function create(args: string[]): Promise<number> {
   if (!checked.success) throw flagProblems(checked.error, CREATE_FLAGS, CREATE.usage);
   const input = checked.data;
   const result = await withCliContext(config, async (cli) => {
-    const created = await createAccount(cli.accounts, {
-      name: input.name,
-      description: input.description,
-      scopes: input.scopes,
-      audiences: input.audiences,
-      tokenTtlSeconds: input.token_ttl_seconds,
-      rateLimitPerMinute: input.rate_limit_per_minute,
-      allowedIps: input.allowed_ips,
-      tokenEndpointAuthMethods: input.token_endpoint_auth_methods,
-      requireDpop: input.require_dpop,
-    });
+    const created = await createAccount(cli.accounts, { ...accountFieldsOf(input), name: input.name });
     // As the admin API records it (the same details: the validated input and the secret's prefix).
     await cli.audit({
       action: 'service_account.created',
