@@ -81,6 +81,7 @@ const schema = z
     CREDENTIAL_CACHE_TTL_SECONDS: int(60, 0, 3600),
     CREDENTIAL_CACHE_MAX_ENTRIES: int(50_000, 1, 10_000_000),
     WORKERS: int(1, 1, 64),
+    DATABASE_POOL_SIZE: int(10, 1, 200),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -178,6 +179,8 @@ export interface Config {
   credentialCache: { ttlMs: number; maxEntries: number };
   /** Processes sharing the port (node:cluster); more than one needs DATABASE_URL. */
   workers: number;
+  /** PostgreSQL connections per process (postgres.js pool); PGlite has one, in process. */
+  databasePoolSize: number;
   logLevel: string;
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; unset, /metrics is open. */
   metricsToken: string | undefined;
@@ -243,6 +246,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     flushIntervalMs: e.FLUSH_INTERVAL_MS,
     credentialCache: { ttlMs: e.CREDENTIAL_CACHE_TTL_SECONDS * 1000, maxEntries: e.CREDENTIAL_CACHE_MAX_ENTRIES },
     workers: e.WORKERS,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     logLevel: e.LOG_LEVEL,
     metricsToken: e.METRICS_TOKEN,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,

@@ -65,7 +65,12 @@ export async function openService(config: Config, options: ServiceOptions = {}):
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? (() => new Date());
   const database =
-    options.database ?? (await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+    options.database ??
+    (await connectDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      maxConnections: config.databasePoolSize,
+    }));
   await database.migrate();
   await database.refreshStatistics();
   const keys = await KeyStore.open({

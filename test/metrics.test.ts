@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASE_KINDS } from './support/database';
+import { loadConfig } from '../src/config';
+import { openService } from '../src/service';
+import { DATABASE_KINDS, freshDatabase } from './support/database';
 import { startTestService, type TestService } from './support/service';
 
 /** Prometheus text format → series (`name{a="1",b="2"}`, labels sorted) → value. */
@@ -110,5 +115,25 @@ describe('metrics with METRICS_TOKEN', () => {
     const own = parseMetrics((await h.fetch('/metrics', { headers: { authorization: `Bearer ${token}` } })).text);
     // this service issued just its bootstrap admin's tokens, none of the other suite's
     expect(own.get('token_service_tokens_issued_total{grant_type="client_credentials"}') ?? 0).toBeLessThanOrEqual(1);
+  });
+});
+
+describe.skipIf(!DATABASE_KINDS.includes('postgres'))('the PostgreSQL pool (needs TEST_DATABASE_URL)', () => {
+  it('has DATABASE_POOL_SIZE connections at most, as /metrics reports', async () => {
+    const database = await freshDatabase('postgres');
+    const keysDir = await mkdtemp(join(tmpdir(), 'pool-keys-'));
+    const service = await openService(
+      loadConfig({ DATABASE_URL: database.url!, DATABASE_POOL_SIZE: '3', KEYS_DIR: keysDir, LOG_LEVEL: 'silent' }),
+    );
+    try {
+      const url = await service.listen(0, '127.0.0.1');
+      const res = await fetch(`${url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(parseMetrics(await res.text()).get('token_service_database_pool_max_connections')).toBe(3);
+    } finally {
+      await service.close();
+      await database.destroy();
+      await rm(keysDir, { recursive: true, force: true });
+    }
   });
 });
