@@ -25,7 +25,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +33,7 @@ import { processMemory } from './process-memory';
 import { Churn } from './soak-churn';
 import { SoakClient } from './soak-client';
 import { checkAudit, formatReport, memorySlope, reportJson, type SoakResult } from './soak-report';
+import { freePort } from './free-port';
 
 function intEnv(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name]?.trim();
@@ -93,19 +93,8 @@ async function wrongLoop(client: SoakClient, stable: Credential[]): Promise<void
 
 // ----------------------------------------------------------------------------------- the service process
 
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
 /**
- * `node --import tsx <script>` (as the Dockerfile runs the service: one process, whose RSS is the service's) in
+ * `node --import tsx <script>` (one process, whose RSS is the service's) in
  * its own process group, with only the given environment besides PATH and HOME.
  */
 function startNode(script: string, args: string[], env: Record<string, string>) {

@@ -32,7 +32,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +54,7 @@ import {
   type SeedResult,
 } from './report';
 import { expectedTokenStatus, seededClientId } from './seed-plan';
+import { freePort } from './free-port';
 
 // ---------------------------------------------------------------------------------------------- settings
 
@@ -299,17 +299,6 @@ async function waitUntilListening(child: Child, url: string, timeoutMs = 90_000)
     }
   }
   throw new Error(`${child.name} did not listen within ${timeoutMs / 1000} s:\n${child.tail()}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------- HTTP helpers

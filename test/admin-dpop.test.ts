@@ -1,31 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { decodeJwt, exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from './support/database';
+import { proofKey, signProof, type ProofChanges, type ProofKey } from './support/dpop-proof';
 import { basicAuth, startTestService, startTwoInstances, uniqueName, type HttpResult, type TestService } from './support/service';
 
 const ALL_ADMIN = ['service-account:read', 'service-account:create', 'service-account:update', 'service-account:delete'];
 const LIST = '/admin/v1/service-accounts';
 
-/** A client's DPoP key pair, its public JWK and the RFC 7638 thumbprint a token bound to it carries. */
-interface ProofKey {
-  alg: string;
-  privateKey: CryptoKey;
-  jwk: JWK;
-  jkt: string;
-}
-
-async function proofKey(alg = 'ES256'): Promise<ProofKey> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-  const jwk = await exportJWK(publicKey);
-  return { alg, privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
-}
-
 /** RFC 9449 §4.2: base64url(SHA-256(ASCII(access token))), computed here independently of the service. */
 const ath = (token: string) => createHash('sha256').update(token, 'ascii').digest('base64url');
-
-type ProofChanges = { claims?: Record<string, unknown>; header?: Record<string, unknown>; signWith?: CryptoKey };
 
 function expectProblem(res: HttpResult, status: number) {
   expect(res.status, res.text).toBe(status);
@@ -57,26 +42,11 @@ describe.each(DATABASE_KINDS)('admin API with DPoP-bound tokens (%s)', (kind) =>
   const nowSeconds = () => Math.floor(h.clock.now().getTime() / 1000);
 
   /** A proof signed now by `key` for `method` `path` on the issuer, naming `token` in ath; claims may be changed or removed (undefined). */
-  const proof = async (key: ProofKey, token: string, method: string, path: string, changes: ProofChanges = {}) => {
-    const claims: Record<string, unknown> = {
-      jti: randomUUID(),
-      htm: method,
-      htu: `${h.config.issuer}${path}`,
-      iat: nowSeconds(),
-      ath: ath(token),
-      ...changes.claims,
-    };
-    for (const [name, value] of Object.entries(claims)) if (value === undefined) delete claims[name];
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...changes.header } as { alg: string })
-      .sign(changes.signWith ?? key.privateKey);
-  };
+  const proof = (key: ProofKey, token: string, method: string, path: string, changes: ProofChanges = {}) =>
+    signProof(key, { htm: method, htu: `${h.config.issuer}${path}`, iat: nowSeconds(), ath: ath(token) }, changes);
 
   /** A token-endpoint proof: what makes the token DPoP-bound. */
-  const tokenProof = (key: ProofKey) =>
-    new SignJWT({ jti: randomUUID(), htm: 'POST', htu: `${h.config.issuer}/oauth/token`, iat: nowSeconds() })
-      .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk })
-      .sign(key.privateKey);
+  const tokenProof = (key: ProofKey) => signProof(key, { htm: 'POST', htu: `${h.config.issuer}/oauth/token`, iat: nowSeconds() });
 
   /** An admin account (created through the admin API) that requires DPoP, its key and a token bound to that key. */
   const dpopAdmin = async (scopes = ALL_ADMIN) => {

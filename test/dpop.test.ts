@@ -1,17 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import {
-  calculateJwkThumbprint,
-  decodeJwt,
-  decodeProtectedHeader,
-  exportJWK,
-  generateKeyPair,
-  SignJWT,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
+import { decodeJwt, decodeProtectedHeader, exportJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS } from './support/database';
+import { proofKey, signProof, type ProofChanges, type ProofKey } from './support/dpop-proof';
 import { basicAuth, startTestService, type HttpResult, type TestService } from './support/service';
 
 const grant = { grant_type: 'client_credentials' };
@@ -19,20 +11,6 @@ const grant = { grant_type: 'client_credentials' };
 interface Creds {
   id: string;
   secret: string;
-}
-
-/** A client's DPoP key pair, its public JWK and the RFC 7638 thumbprint a token bound to it must carry. */
-interface ProofKey {
-  alg: string;
-  privateKey: CryptoKey;
-  jwk: JWK;
-  jkt: string;
-}
-
-async function proofKey(alg = 'ES256'): Promise<ProofKey> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-  const jwk = await exportJWK(publicKey);
-  return { alg, privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -69,16 +47,8 @@ describe.each(DATABASE_KINDS)('DPoP-bound tokens (%s)', (kind) => {
   const nowSeconds = () => Math.floor(h.clock.now().getTime() / 1000);
 
   /** A proof for POST /oauth/token signed now by `key`; claims and header may be changed or removed (undefined). */
-  const proof = async (
-    key: ProofKey,
-    changes: { claims?: Record<string, unknown>; header?: Record<string, unknown>; signWith?: CryptoKey } = {},
-  ) => {
-    const claims: Record<string, unknown> = { jti: randomUUID(), htm: 'POST', htu: tokenUrl, iat: nowSeconds(), ...changes.claims };
-    for (const [name, value] of Object.entries(claims)) if (value === undefined) delete claims[name];
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...changes.header } as { alg: string })
-      .sign(changes.signWith ?? key.privateKey);
-  };
+  const proof = (key: ProofKey, changes: ProofChanges = {}) =>
+    signProof(key, { htm: 'POST', htu: tokenUrl, iat: nowSeconds() }, changes);
 
   const newAccount = async (input: Record<string, unknown> = {}) => {
     const account = await h.createAccount({ scopes: ['orders:read'], ...input });

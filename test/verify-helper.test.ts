@@ -5,16 +5,7 @@ import { serve } from '@hono/node-server';
 import express from 'express';
 import fc from 'fast-check';
 import { Hono } from 'hono';
-import {
-  calculateJwkThumbprint,
-  decodeJwt,
-  decodeProtectedHeader,
-  exportJWK,
-  generateKeyPair,
-  SignJWT,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   accessTokenHash,
@@ -27,6 +18,7 @@ import {
   type Verifier,
 } from '../src/verify';
 import { DATABASE_KINDS } from './support/database';
+import { proofKey, signProof, type ProofKey } from './support/dpop-proof';
 import { basicAuth, type HttpResult, startTestService, type TestService } from './support/service';
 
 const API = 'https://api.example.com';
@@ -45,24 +37,6 @@ async function refusal(promise: Promise<unknown>) {
   expect(error).toBeInstanceOf(TokenVerificationError);
   const e = error as TokenVerificationError;
   return { code: e.code, ...errorResponse(e, { dpopAlgorithms: ['ES256'] }) };
-}
-
-/** A client's DPoP key pair and the thumbprint a token bound to it carries. */
-interface ProofKey {
-  privateKey: CryptoKey;
-  jwk: JWK;
-  jkt: string;
-}
-async function proofKey(): Promise<ProofKey> {
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = await exportJWK(publicKey);
-  return { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
-}
-
-async function signProof(key: ProofKey, claims: Record<string, unknown>): Promise<string> {
-  return new SignJWT({ jti: randomUUID(), ...claims })
-    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk })
-    .sign(key.privateKey);
 }
 
 /** An issuer of our own: a key pair and its JWKS on a tiny local HTTP server, to sign tokens the service would not. */

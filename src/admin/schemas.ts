@@ -80,31 +80,24 @@ export function accountSchemas(maxTokenTtlSeconds: number) {
       .meta({ description: 'How the client may authenticate; by default client_secret_basic and client_secret_post.' }),
     require_dpop: z.boolean().meta({ description: 'Every token request must carry a DPoP proof (RFC 9449).' }),
   };
+  const create = z
+    .strictObject({
+      name: fields.name,
+      description: fields.description.optional(),
+      scopes: fields.scopes.optional(),
+      audiences: fields.audiences.optional(),
+      token_ttl_seconds: fields.token_ttl_seconds.optional(),
+      rate_limit_per_minute: fields.rate_limit_per_minute.optional(),
+      allowed_ips: fields.allowed_ips.optional(),
+      token_endpoint_auth_methods: fields.token_endpoint_auth_methods.optional(),
+      require_dpop: fields.require_dpop.optional(),
+    })
+    .meta({ id: 'ServiceAccountCreate' });
   return {
-    create: z
-      .strictObject({
-        name: fields.name,
-        description: fields.description.optional(),
-        scopes: fields.scopes.optional(),
-        audiences: fields.audiences.optional(),
-        token_ttl_seconds: fields.token_ttl_seconds.optional(),
-        rate_limit_per_minute: fields.rate_limit_per_minute.optional(),
-        allowed_ips: fields.allowed_ips.optional(),
-        token_endpoint_auth_methods: fields.token_endpoint_auth_methods.optional(),
-        require_dpop: fields.require_dpop.optional(),
-      })
-      .meta({ id: 'ServiceAccountCreate' }),
-    update: z
-      .strictObject({
-        name: fields.name.optional(),
-        description: fields.description.optional(),
-        scopes: fields.scopes.optional(),
-        audiences: fields.audiences.optional(),
-        token_ttl_seconds: fields.token_ttl_seconds.optional(),
-        rate_limit_per_minute: fields.rate_limit_per_minute.optional(),
-        allowed_ips: fields.allowed_ips.optional(),
-        token_endpoint_auth_methods: fields.token_endpoint_auth_methods.optional(),
-        require_dpop: fields.require_dpop.optional(),
+    create,
+    update: create
+      .partial()
+      .extend({
         status: z
           .enum(['active', 'disabled'], { error: 'must be "active" or "disabled" (use POST …/revoke to revoke)' })
           .optional()
