@@ -229,14 +229,15 @@ export async function revokeSecret(ctx: AccountsContext, accountId: string, secr
   return row ?? current;
 }
 
-/** Throws NotFoundError unless the account exists. */
-export async function requireAccount(ctx: AccountsContext, accountId: string): Promise<void> {
+/** Throws NotFoundError unless the account exists; its client_id (for the audit trail). */
+export async function requireAccount(ctx: AccountsContext, accountId: string): Promise<{ clientId: string }> {
   if (!isUuid(accountId)) throw new NotFoundError('service account');
   const [found] = await ctx.db
-    .select({ id: serviceAccounts.id })
+    .select({ clientId: serviceAccounts.clientId })
     .from(serviceAccounts)
     .where(eq(serviceAccounts.id, accountId));
   if (!found) throw new NotFoundError('service account');
+  return found;
 }
 
 async function requireSecret(ctx: AccountsContext, accountId: string, secretId: string): Promise<ClientSecretRow> {

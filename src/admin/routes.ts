@@ -2,22 +2,15 @@ import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from '../http/body-limit';
 import type { z } from 'zod';
-import {
-  createAccount,
-  deleteAccount,
-  getAccount,
-  listAccounts,
-  revokeAccount,
-  updateAccount,
-  type AccountWithSecrets,
-} from '../accounts/accounts';
-import { addClientKey, deleteClientKey, listClientKeys, setClientKeyStatus } from '../accounts/client-keys';
+import { getAccount, listAccounts, type AccountWithSecrets } from '../accounts/accounts';
+import { listClientKeys } from '../accounts/client-keys';
 import { isUuid } from '../accounts/errors';
-import { addSecret, listAllSecrets, listSecrets, revokeSecret, setSecretStatus } from '../accounts/secrets';
+import { listAllSecrets, listSecrets } from '../accounts/secrets';
 import { listAuditEvents } from '../audit/audit-events';
-import type { AuditEvent, AuditLog } from '../audit/audit-log';
+import type { AuditLog } from '../audit/audit-log';
 import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
+import { adminActions } from './admin-actions';
 import { adminAuth, type AdminAuthDeps, type AdminEnv } from './admin-auth';
 import { adminOperations, adminSecuritySchemes } from './operations';
 import { accountView, auditEventView, clientKeyView, newSecretView, secretView, secretWithAccountView } from './presenters';
@@ -41,8 +34,6 @@ export interface AdminRoutesDeps extends AdminAuthDeps {
   trustedProxies: IpRangeList;
 }
 
-type AdminChange = Pick<AuditEvent, 'action' | 'accountId' | 'clientId' | 'secretId' | 'details'>;
-
 /**
  * The admin REST API under /admin/v1. Each route: check scope, validate, call the domain, audit, present.
  * Each is declared in operations.ts, which validates its path and query (a failure becomes the same
@@ -61,19 +52,10 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
     app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
   }
 
-  /** Every change lands in the audit trail, written before the admin is answered. */
-  const audited = async (c: Context<AdminEnv>, httpStatus: number, change: AdminChange) => {
+  /** Every change lands in the audit trail, written before the admin is answered (admin-actions.ts). */
+  const act = (c: Context<AdminEnv>) => {
     const source = requestSource(c, deps.trustedProxies);
-    deps.audit.record({
-      occurredAt: now(),
-      outcome: 'success',
-      actor: c.get('admin').clientId,
-      sourceIp: source.ip,
-      userAgent: source.userAgent,
-      httpStatus,
-      ...change,
-    });
-    await deps.audit.flush();
+    return adminActions(deps, { clientId: c.get('admin').clientId, sourceIp: source.ip, userAgent: source.userAgent });
   };
 
   const auditPage = async (c: Context<AdminEnv>, query: z.infer<typeof auditEventsQuery>) => {
@@ -108,15 +90,8 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
 
   app.openapi(ownBody(app, ops.createAccount), async (c) => {
     const input = await jsonBody(c, schemas.create);
-    const created = await createAccount(ctx, { ...accountFieldsOf(input), name: input.name });
+    const created = await act(c).createAccount({ ...accountFieldsOf(input), name: input.name }, input);
     const { account } = created;
-    await audited(c, 201, {
-      action: 'service_account.created',
-      accountId: account.id,
-      clientId: account.clientId,
-      secretId: created.secret?.row.id,
-      details: { ...input, ...(created.secret ? { secret_prefix: created.secret.row.prefix } : {}) },
-    });
     const secret = created.secret ? newSecretView(created.secret, now()) : null;
     return c.json({ ...view(created), secret }, 201, {
       Location: `/admin/v1/service-accounts/${account.id}`,
@@ -133,38 +108,17 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
 
   app.openapi(ownBody(app, ops.updateAccount), async (c) => {
     const input = await jsonBody(c, schemas.update);
-    const updated = await updateAccount(ctx, c.req.valid('param').id, { ...accountFieldsOf(input), status: input.status });
-    const { account } = updated;
-    const action =
-      input.status === 'disabled'
-        ? 'service_account.disabled'
-        : input.status === 'active'
-          ? 'service_account.enabled'
-          : 'service_account.updated';
-    await audited(c, 200, { action, accountId: account.id, clientId: account.clientId, details: { changes: input } });
+    const updated = await act(c).updateAccount(c.req.valid('param').id, { ...accountFieldsOf(input), status: input.status }, input);
     return c.json(view(updated), 200);
   });
 
   app.openapi(ops.revokeAccount, async (c) => {
-    const revoked = await revokeAccount(ctx, c.req.valid('param').id);
-    const { account } = revoked;
-    await audited(c, 200, {
-      action: 'service_account.revoked',
-      accountId: account.id,
-      clientId: account.clientId,
-      details: { name: account.name },
-    });
+    const revoked = await act(c).revokeAccount(c.req.valid('param').id);
     return c.json(view(revoked), 200);
   });
 
   app.openapi(ops.deleteAccount, async (c) => {
-    const deleted = await deleteAccount(ctx, c.req.valid('param').id);
-    await audited(c, 204, {
-      action: 'service_account.deleted',
-      accountId: deleted.id,
-      clientId: deleted.clientId,
-      details: { name: deleted.name },
-    });
+    await act(c).deleteAccount(c.req.valid('param').id);
     return c.body(null, 204);
   });
 
@@ -178,15 +132,9 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
 
   app.openapi(ownBody(app, ops.createSecret), async (c) => {
     const input = await jsonBody(c, createSecretSchema, { allowEmpty: true });
-    const secret = await addSecret(ctx, c.req.valid('param').id, {
+    const secret = await act(c).addSecret(c.req.valid('param').id, {
       description: input.description,
       expiresAt: input.expires_at ? new Date(input.expires_at) : undefined,
-    });
-    await audited(c, 201, {
-      action: 'secret.created',
-      accountId: secret.row.accountId,
-      secretId: secret.row.id,
-      details: { prefix: secret.row.prefix, expires_at: secret.row.expiresAt.toISOString() },
     });
     return c.json(newSecretView(secret, now()), 201, {
       Location: `/admin/v1/service-accounts/${secret.row.accountId}/secrets/${secret.row.id}`,
@@ -202,31 +150,19 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   app.openapi(ownBody(app, ops.updateSecret), async (c) => {
     const input = await jsonBody(c, updateSecretSchema);
     const { id, secretId } = c.req.valid('param');
-    const row = await setSecretStatus(ctx, id, secretId, input.status);
-    await audited(c, 200, {
-      action: input.status === 'active' ? 'secret.enabled' : 'secret.disabled',
-      accountId: row.accountId,
-      secretId: row.id,
-      details: { prefix: row.prefix },
-    });
+    const row = await act(c).setSecretStatus(id, secretId, input.status);
     return c.json(secretView(row, now()), 200);
   });
 
   app.openapi(ops.revokeSecret, async (c) => {
     const { id: accountId, secretId } = c.req.valid('param');
-    const row = await revokeSecret(ctx, accountId, secretId);
-    await audited(c, 204, { action: 'secret.revoked', accountId, secretId, details: { prefix: row.prefix } });
+    await act(c).revokeSecret(accountId, secretId);
     return c.body(null, 204);
   });
 
   app.openapi(ownBody(app, ops.createKey), async (c) => {
     const input = await jsonBody(c, createKeySchema);
-    const key = await addClientKey(ctx, c.req.valid('param').id, { jwk: input.jwk, description: input.description });
-    await audited(c, 201, {
-      action: 'key.created',
-      accountId: key.accountId,
-      details: { key_id: key.id, kid: key.kid, alg: key.alg, thumbprint: key.thumbprint },
-    });
+    const key = await act(c).addClientKey(c.req.valid('param').id, { jwk: input.jwk, description: input.description });
     return c.json(clientKeyView(key), 201, { Location: `/admin/v1/service-accounts/${key.accountId}/keys/${key.id}` });
   });
 
@@ -237,19 +173,13 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   app.openapi(ownBody(app, ops.updateKey), async (c) => {
     const input = await jsonBody(c, updateKeySchema);
     const { id, keyId } = c.req.valid('param');
-    const key = await setClientKeyStatus(ctx, id, keyId, input.status);
-    await audited(c, 200, {
-      action: input.status === 'active' ? 'key.enabled' : 'key.disabled',
-      accountId: key.accountId,
-      details: { key_id: key.id, kid: key.kid },
-    });
+    const key = await act(c).setClientKeyStatus(id, keyId, input.status);
     return c.json(clientKeyView(key), 200);
   });
 
   app.openapi(ops.deleteKey, async (c) => {
     const { id, keyId } = c.req.valid('param');
-    const key = await deleteClientKey(ctx, id, keyId);
-    await audited(c, 204, { action: 'key.deleted', accountId: key.accountId, details: { key_id: key.id, kid: key.kid } });
+    await act(c).deleteClientKey(id, keyId);
     return c.body(null, 204);
   });
 
