@@ -1,9 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../src/db/connect';
+import { buildCli, runProcess, spawnProcess, type CliBundle, type CliResult } from './support/cli-process';
 import { DATABASE_KINDS, freshDatabase, type TestDatabase } from './support/database';
 import { startTestService, TestClock, type TestService } from './support/service';
 
@@ -12,28 +12,17 @@ import { startTestService, TestClock, type TestService } from './support/service
 // change by NOTIFY); on PGlite one process owns the data folder, so the service is started on it only between
 // CLI runs, and what is proven there is what the CLI wrote, not cache invalidation.
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
-const MAIN = join(process.cwd(), 'src', 'cli', 'main.ts');
 const STORY_TIMEOUT = 180_000;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+// The CLI bundled once for this file and run with node: a real process, without tsx transpiling it each time.
+let bundle: CliBundle;
+beforeAll(async () => {
+  bundle = await buildCli();
+});
+afterAll(() => bundle?.dispose());
 
 function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      [MAIN, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 90_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return runProcess(bundle.command, args, env, { timeout: 90_000 });
 }
 
 /** Runs the CLI, expecting success; returns stdout parsed as the one JSON document it must be. */
@@ -286,9 +275,7 @@ describe.each(DATABASE_KINDS)('CLI: accounts, secrets and the audit trail (%s)',
       : 'audit tail --follow prints the newest events and stops on Ctrl-C',
     async () => {
       const created = await create('followed');
-      const follower = spawn(TSX, [MAIN, 'audit', 'tail', '--account', created.id, '--follow', '--json'], {
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      });
+      const follower = spawnProcess(bundle.command, ['audit', 'tail', '--account', created.id, '--follow', '--json'], env);
       let stdout = '';
       follower.stdout.on('data', (chunk) => (stdout += chunk));
       const exited = new Promise<number | null>((resolve) => follower.on('exit', (code) => resolve(code)));

@@ -5,13 +5,20 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS, freshDatabase, type TestDatabase } from './support/database';
+import { buildCli, type CliBundle } from './support/cli-process';
 import { startTestService } from './support/service';
 import { connectDatabase } from '../src/db/connect';
 
 const run = promisify(execFile);
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 
-function cli(args: string[], env: Record<string, string>, command = [TSX, 'src/cli/main.ts'], cwd?: string) {
+// The CLI bundled once for this file and run with node: a real process, without tsx transpiling it each time.
+let bundle: CliBundle;
+beforeAll(async () => {
+  bundle = await buildCli();
+});
+afterAll(() => bundle?.dispose());
+
+function cli(args: string[], env: Record<string, string>, command: string[] = bundle.command, cwd?: string) {
   const [file, ...pre] = command as [string, ...string[]];
   return run(file, [...pre, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
@@ -79,29 +86,29 @@ describe.each(DATABASE_KINDS)('npm run cli -- bootstrap-admin (%s)', (kind) => {
     expect(failed?.stdout).toBe('');
     expect(failed?.stderr).toContain('name is already in use');
   });
-});
 
-describe('PGlite data folder', () => {
-  it('cannot be opened by the CLI while a service holds it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'cli-lock-'));
-    const held = await connectDatabase({ dataDir: join(dir, 'data') });
-    try {
-      const failed = await cli(['bootstrap-admin'], { DATA_DIR: join(dir, 'data'), KEYS_DIR: join(dir, 'keys') }).then(
-        () => undefined,
-        (error: { code: number; stderr: string }) => error,
-      );
-      expect(failed?.code).toBe(1);
-      expect(failed?.stderr).toMatch(/in use by process \d+/);
-      expect(failed?.stderr).toContain('admin API');
-    } finally {
-      await held.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  // The PGlite data folder bootstrap-admin made above (opening an existing one: a fresh folder would cost an
+  // initdb in this process, several seconds, for a test that never gets past the lock).
+  if (kind === 'pglite') {
+    it('PGlite data folder: cannot be opened by the CLI while a service holds it', async () => {
+      const held = await connectDatabase({ dataDir: env.DATA_DIR! });
+      try {
+        const failed = await cli(['bootstrap-admin'], env).then(
+          () => undefined,
+          (error: { code: number; stderr: string }) => error,
+        );
+        expect(failed?.code).toBe(1);
+        expect(failed?.stderr).toMatch(/in use by process \d+/);
+        expect(failed?.stderr).toContain('admin API');
+      } finally {
+        await held.close();
+      }
+    });
+  }
 });
 
 /** A CLI run that may fail: its exit status and both streams. */
-function runCli(args: string[], env: Record<string, string>, command = [TSX, 'src/cli/main.ts'], cwd?: string) {
+function runCli(args: string[], env: Record<string, string>, command: string[] = bundle.command, cwd?: string) {
   return cli(args, env, command, cwd).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
