@@ -14,6 +14,7 @@ import { isDatabaseUnavailable } from './db/availability';
 import { DATABASE_UNREACHABLE, TemporarilyUnavailable } from './oauth/errors';
 import { adminRoutes } from './admin/routes';
 import type { Config } from './config';
+import { consoleRoutes } from './console/routes';
 import { apiReferenceRoutes } from './http/api-reference';
 import { closeConnectionsWhileDraining, healthRoutes, type ServiceHealth } from './http/health';
 import { metricsRoutes, type ServiceMetrics } from './http/metrics';
@@ -58,30 +59,28 @@ export function createApp(deps: AppDeps): Hono {
 
   app.use('/oauth/token', metrics.timeTokenRequests);
 
-  app.route(
-    '/',
-    oauthRoutes({
-      accounts,
-      keys,
-      audit,
-      lastUsed: deps.lastUsed,
-      rateLimiter: deps.rateLimiter,
-      bruteForce: deps.bruteForce,
-      replay: deps.replay,
-      outcomes: metrics,
-      assertion: { issuer: config.issuer, tokenEndpoint: `${config.issuer}/oauth/token` },
-      trustedProxies,
-      bodyLimitBytes: config.bodyLimitBytes,
-      jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
-      settings: {
-        issuer: config.issuer,
-        defaultAudience: config.defaultAudience,
-        tokenTtlSeconds: config.tokenTtlSeconds,
-        maxTokenTtlSeconds: config.maxTokenTtlSeconds,
-        defaultRateLimitPerMinute: config.rateLimitPerMinute,
-      },
-    }),
-  );
+  const oauth = {
+    accounts,
+    keys,
+    audit,
+    lastUsed: deps.lastUsed,
+    rateLimiter: deps.rateLimiter,
+    bruteForce: deps.bruteForce,
+    replay: deps.replay,
+    outcomes: metrics,
+    assertion: { issuer: config.issuer, tokenEndpoint: `${config.issuer}/oauth/token` },
+    trustedProxies,
+    bodyLimitBytes: config.bodyLimitBytes,
+    jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    settings: {
+      issuer: config.issuer,
+      defaultAudience: config.defaultAudience,
+      tokenTtlSeconds: config.tokenTtlSeconds,
+      maxTokenTtlSeconds: config.maxTokenTtlSeconds,
+      defaultRateLimitPerMinute: config.rateLimitPerMinute,
+    },
+  };
+  app.route('/', oauthRoutes(oauth));
 
   app.route(
     '/admin/v1',
@@ -96,6 +95,28 @@ export function createApp(deps: AppDeps): Hono {
       defaultRateLimitPerMinute: config.rateLimitPerMinute,
       audit,
       trustedProxies,
+    }),
+  );
+
+  // The web console: pages over the same domain code and permissions as the admin API.
+  app.route(
+    '/console',
+    consoleRoutes({
+      accounts,
+      keys,
+      issuer: config.issuer,
+      adminAudience: config.adminAudience,
+      replay: deps.replay,
+      token: oauth,
+      audit,
+      logger,
+      trustedProxies,
+      bodyLimitBytes: config.bodyLimitBytes,
+      maxTokenTtlSeconds: config.maxTokenTtlSeconds,
+      defaultRateLimitPerMinute: config.rateLimitPerMinute,
+      expiringSoonDays: config.expiringSoonDays,
+      secureCookies: config.issuer.startsWith('https:'),
+      signingKeys: { dir: config.keysDir, alg: config.signingAlg, propagationSeconds: config.keyPropagationSeconds },
     }),
   );
 
