@@ -7,6 +7,7 @@ import type { AccountsContext } from './accounts/context';
 import { CredentialCache } from './accounts/credential-cache';
 import { LastUsedTracker } from './accounts/last-used';
 import { PasswordHasher } from './accounts/password-hasher';
+import { RoleDirectory } from './accounts/role-directory';
 import { createApp } from './app';
 import { purgeAuditEvents } from './audit/audit-events';
 import { AuditLog } from './audit/audit-log';
@@ -86,13 +87,19 @@ export async function openService(config: Config, options: ServiceOptions = {}):
   );
   const credentials = new CredentialCache(config.credentialCache, logger);
   await credentials.attach(database);
+  // PostgreSQL may go away or go silent: bound the hot path's reads (PGlite is in-process).
+  const hotReads = database.kind === 'postgres' ? new DatabaseCircuit() : undefined;
   const accounts: AccountsContext = {
     db: database.db,
     clock,
     hasher: new PasswordHasher(config.argon2),
     credentials,
-    // PostgreSQL may go away or go silent: bound the hot path's reads (PGlite is in-process).
-    ...(database.kind === 'postgres' ? { hotReads: new DatabaseCircuit() } : {}),
+    ...(hotReads ? { hotReads } : {}),
+    // Custom roles in memory, kept current by the notifications `credentials` listens to.
+    roles: new RoleDirectory(
+      { db: database.db, credentials, ...(hotReads ? { hotReads } : {}) },
+      { unreachableGraceMs: config.credentialCache.ttlMs },
+    ),
     settings: {
       secretTtlDays: config.secretTtlDays,
       maxActiveSecrets: config.maxActiveSecrets,

@@ -65,6 +65,8 @@ describe.each(DATABASE_KINDS)('admin API: service accounts (%s)', (kind) => {
         allowed_ips: [],
         token_endpoint_auth_methods: ['client_secret_basic', 'client_secret_post'],
         require_dpop: false,
+        org_id: 'default',
+        roles: [],
         created_at: now.toISOString(),
         updated_at: now.toISOString(),
         last_used_at: null,

@@ -122,6 +122,27 @@ describe.each(DATABASE_KINDS)('audit trail (%s)', (kind) => {
       await eventOf('token.issued', after.userAgent);
     });
 
+    it('a lone UTF-16 surrogate smuggled in a JSON request is recorded as U+FFFD, and holds back no later event', async () => {
+      const { creds } = await newAccount();
+      const userAgent = `audit-test/${randomBytes(6).toString('hex')}`;
+      // JSON text can name half a surrogate pair ("\\ud800"), which jsonb refuses.
+      const body = '{"grant_type":"client_credentials","scope":"orders:read\\ud800x","audience":"' + API + '"}';
+      const smuggled = await h.fetch('/oauth/token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': userAgent, authorization: basicAuth(creds.id, creds.secret) },
+        body,
+      });
+      expect(smuggled.status, smuggled.text).toBe(400);
+      const after = await tokenRequest({ ...grant, scope: 'orders:read', audience: API }, creds);
+      expect(after.res.status, after.res.text).toBe(200);
+      await h.service.flush();
+
+      expect(h.service.audit.pending).toBe(0);
+      const denied = await eventOf('token.denied', userAgent);
+      expect(denied.details.scope).toBe('orders:read\ufffdx');
+      await eventOf('token.issued', after.userAgent);
+    });
+
     /** A fresh account after one admin change (a path under the account), presented with its own secret. */
     const afterAdmin = (method: string, under: (account: any) => string, body?: unknown) => async () => {
       const { account, creds } = await newAccount();

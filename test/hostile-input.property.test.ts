@@ -162,7 +162,11 @@ describe.each(DATABASE_KINDS)('hostile input over HTTP (%s)', (kind) => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const key = await h.admin('POST', `/service-accounts/${account.id}/keys`, { jwk: publicKey.export({ format: 'jwk' }) });
     expect(key.status, key.text).toBe(201);
-    Object.assign(real, { id: account.id, secretId: account.secret.id, keyId: key.body.id });
+    const role = await h.admin('POST', '/roles', { name: 'hostile-input-role', scopes: ['orders:read'] });
+    expect(role.status, role.text).toBe(201);
+    const permission = await h.admin('POST', `/service-accounts/${account.id}/permissions`, { resource_type: 'report', resource_key: 'r1', action: 'read' });
+    expect(permission.status, permission.text).toBe(201);
+    Object.assign(real, { id: account.id, secretId: account.secret.id, keyId: key.body.id, name: role.body.name, permissionId: permission.body.id });
   });
   afterAll(() => h?.close());
 

@@ -105,6 +105,7 @@ describe.each(DATABASE_KINDS)('token introspection (%s)', (kind) => {
         exp: claims.exp,
         iat: claims.iat,
         jti: claims.jti,
+        org_id: 'default',
         token_type: 'Bearer',
       });
     }

@@ -134,10 +134,20 @@ describe('OpenAPI description and API reference', () => {
         'DELETE /admin/v1/service-accounts/{id}/secrets/{secretId}',
         'POST /admin/v1/service-accounts/{id}/keys',
         'GET /admin/v1/service-accounts/{id}/keys',
+        'POST /admin/v1/service-accounts/{id}/permissions',
+        'GET /admin/v1/service-accounts/{id}/permissions',
+        'GET /admin/v1/service-accounts/{id}/permissions/{permissionId}',
+        'PATCH /admin/v1/service-accounts/{id}/permissions/{permissionId}',
+        'DELETE /admin/v1/service-accounts/{id}/permissions/{permissionId}',
         'PATCH /admin/v1/service-accounts/{id}/keys/{keyId}',
         'DELETE /admin/v1/service-accounts/{id}/keys/{keyId}',
         'GET /admin/v1/secrets',
         'GET /admin/v1/audit-events',
+        'POST /admin/v1/roles',
+        'GET /admin/v1/roles',
+        'GET /admin/v1/roles/{name}',
+        'PATCH /admin/v1/roles/{name}',
+        'DELETE /admin/v1/roles/{name}',
       ];
       expect([...operations.keys()].sort()).toEqual([...expected].sort());
     });

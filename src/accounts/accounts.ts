@@ -30,11 +30,18 @@ export interface AccountInput {
   /** Default: the two secret methods. An account with only private_key_jwt holds no secret. */
   tokenEndpointAuthMethods?: AuthMethod[] | undefined;
   requireDpop?: boolean | undefined;
+  /** Default: `default`. Fixed once the account exists. */
+  orgId?: string | undefined;
+  /** Role names (checked at the edge: built-in, or of this organization). */
+  roles?: string[] | undefined;
 }
 
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 const DEFAULT_AUTH_METHODS: AuthMethod[] = ['client_secret_basic', 'client_secret_post'];
+
+/** The organization of an account created without one. */
+export const DEFAULT_ORG = 'default';
 
 /** Whether an account may hold secrets at all: it accepts at least one secret method. */
 export const usesSecrets = (methods: readonly string[]) =>
@@ -74,6 +81,9 @@ export async function createAccount(
     allowedIps: unique(input.allowedIps ?? []),
     tokenEndpointAuthMethods: methods,
     requireDpop: input.requireDpop ?? false,
+    orgId: input.orgId ?? DEFAULT_ORG,
+    roles: unique(input.roles ?? []),
+    permissions: [],
     createdAt: now,
     updatedAt: now,
     lastUsedAt: null,
@@ -107,6 +117,8 @@ export async function findAccountByClientId(
 
 export interface ListAccountsQuery {
   limit: number;
+  /** Only this organization's accounts. */
+  orgId?: string | undefined;
   cursor?: string | undefined;
   status?: AccountStatus | undefined;
   q?: string | undefined;
@@ -122,6 +134,7 @@ export interface Page<T> {
 /** Newest first, keyset-paginated on (created_at, id). */
 export async function listAccounts(ctx: AccountsContext, query: ListAccountsQuery): Promise<Page<AccountWithSecrets>> {
   const conditions: SQL[] = [];
+  if (query.orgId !== undefined) conditions.push(eq(serviceAccounts.orgId, query.orgId));
   if (query.status) conditions.push(eq(serviceAccounts.status, query.status));
   if (query.q) {
     const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -174,6 +187,7 @@ export interface AccountPatch {
   allowedIps?: string[] | undefined;
   tokenEndpointAuthMethods?: AuthMethod[] | undefined;
   requireDpop?: boolean | undefined;
+  roles?: string[] | undefined;
   status?: 'active' | 'disabled' | undefined;
 }
 
@@ -191,6 +205,7 @@ export async function updateAccount(ctx: AccountsContext, id: string, patch: Acc
   if (patch.allowedIps !== undefined) changes.allowedIps = unique(patch.allowedIps);
   if (patch.tokenEndpointAuthMethods !== undefined) changes.tokenEndpointAuthMethods = unique(patch.tokenEndpointAuthMethods);
   if (patch.requireDpop !== undefined) changes.requireDpop = patch.requireDpop;
+  if (patch.roles !== undefined) changes.roles = unique(patch.roles);
   if (patch.status !== undefined) changes.status = patch.status;
   let updated: ServiceAccountRow | undefined;
   try {
@@ -235,13 +250,13 @@ export async function revokeAccount(ctx: AccountsContext, id: string): Promise<A
 export async function deleteAccount(
   ctx: AccountsContext,
   id: string,
-): Promise<Pick<ServiceAccountRow, 'id' | 'clientId' | 'name'>> {
+): Promise<Pick<ServiceAccountRow, 'id' | 'clientId' | 'name' | 'orgId'>> {
   if (!isUuid(id)) throw new NotFoundError('service account');
   const [deleted] = await changeAccount(ctx, id, (tx) =>
     tx
       .delete(serviceAccounts)
       .where(eq(serviceAccounts.id, id))
-      .returning({ id: serviceAccounts.id, clientId: serviceAccounts.clientId, name: serviceAccounts.name }),
+      .returning({ id: serviceAccounts.id, clientId: serviceAccounts.clientId, name: serviceAccounts.name, orgId: serviceAccounts.orgId }),
   );
   if (!deleted) throw new NotFoundError('service account');
   return deleted;

@@ -33,6 +33,8 @@ export type ClientAuthResult =
       reason: AuthFailureReason;
       clientId: string;
       accountId?: string | undefined;
+      /** The account's organization, when the account is known (for the audit trail). */
+      orgId?: string | undefined;
       credential?: Credential | undefined;
     };
 
@@ -83,11 +85,11 @@ export async function authenticateClient(
 
   if (!found?.secret) {
     await ctx.hasher.burn(presented);
-    return { ok: false, reason: found ? 'bad_secret' : 'unknown_client', clientId, accountId: found?.account.id };
+    return { ok: false, reason: found ? 'bad_secret' : 'unknown_client', clientId, accountId: found?.account.id, orgId: found?.account.orgId };
   }
   const { account, secret } = found;
   if (!(await ctx.hasher.verify(secret.hash, presented, secret.id))) {
-    return { ok: false, reason: 'bad_secret', clientId, accountId: account.id, credential: { kind: 'secret', id: secret.id } };
+    return { ok: false, reason: 'bad_secret', clientId, accountId: account.id, orgId: account.orgId, credential: { kind: 'secret', id: secret.id } };
   }
   // Genuine, whatever its state: cached, so that a client retrying with a disabled secret costs no argon2.
   ctx.credentials.set(key, presented, { account, secret }, epoch);
@@ -114,5 +116,5 @@ export function accountState(account: ServiceAccountRow): 'account_revoked' | 'a
 }
 
 export function failed(account: ServiceAccountRow, credential: Credential | undefined, reason: AuthFailureReason): ClientAuthResult {
-  return { ok: false, reason, clientId: account.clientId, accountId: account.id, credential };
+  return { ok: false, reason, clientId: account.clientId, accountId: account.id, orgId: account.orgId, credential };
 }

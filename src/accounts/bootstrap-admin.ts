@@ -1,4 +1,5 @@
 import { createAccount, findAccountByClientId } from './accounts';
+import { PLATFORM_ADMIN_ROLE } from './roles';
 import { ALL_ADMIN_SCOPES } from './admin-scopes';
 import type { AccountsContext } from './context';
 import { ConflictError } from './errors';
@@ -31,6 +32,8 @@ export async function bootstrapAdmin(
         description: 'Administrator account created by bootstrap.',
         scopes: ALL_ADMIN_SCOPES,
         audiences: [options.adminAudience],
+        // Administers every organization.
+        roles: [PLATFORM_ADMIN_ROLE],
       },
       options.clientId && options.clientSecret ? { clientId: options.clientId, suppliedSecret: options.clientSecret } : {},
     );

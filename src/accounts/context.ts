@@ -2,6 +2,7 @@ import type { DatabaseCircuit } from '../db/availability';
 import type { Database } from '../db/connect';
 import type { CredentialCache } from './credential-cache';
 import type { PasswordHasher } from './password-hasher';
+import type { RoleDirectory } from './role-directory';
 
 /** What the account domain needs, passed in explicitly so tests can bring a fresh database and a fake clock. */
 export interface AccountsContext {
@@ -15,6 +16,11 @@ export interface AccountsContext {
    * db/availability.ts). Absent (PGlite, in-process), reads are not bounded.
    */
   hotReads?: DatabaseCircuit;
+  /**
+   * This process's copy of the custom roles, kept current through the same notifications as `credentials`, so
+   * that a token costs no read of the roles table. Absent (the CLI, some tests), roles are read per token.
+   */
+  roles?: RoleDirectory;
   settings: {
     /** Default lifetime of a new secret. */
     secretTtlDays: number;

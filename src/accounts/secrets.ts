@@ -87,6 +87,8 @@ export interface SecretQuery {
   cursor?: string | undefined;
   status?: SecretStateFilter | undefined;
   expiration?: ExpirationFilter | undefined;
+  /** listAllSecrets: only this organization's accounts. */
+  orgId?: string | undefined;
 }
 
 function filters(ctx: AccountsContext, query: SecretQuery): SQL[] {
@@ -134,6 +136,7 @@ export async function listAllSecrets(
   query: SecretQuery,
 ): Promise<{ items: SecretWithAccount[]; nextCursor: string | null }> {
   const conditions = filters(ctx, query);
+  if (query.orgId !== undefined) conditions.push(eq(serviceAccounts.orgId, query.orgId));
   if (query.cursor) {
     const after = decodeCursor(query.cursor, 'uuid');
     conditions.push(keysetAfter('asc', clientSecrets.expiresAt, clientSecrets.id, after));
@@ -229,11 +232,11 @@ export async function revokeSecret(ctx: AccountsContext, accountId: string, secr
   return row ?? current;
 }
 
-/** Throws NotFoundError unless the account exists; its client_id (for the audit trail). */
-export async function requireAccount(ctx: AccountsContext, accountId: string): Promise<{ clientId: string }> {
+/** Throws NotFoundError unless the account exists; its client_id and organization (for the audit trail). */
+export async function requireAccount(ctx: AccountsContext, accountId: string): Promise<{ clientId: string; orgId: string }> {
   if (!isUuid(accountId)) throw new NotFoundError('service account');
   const [found] = await ctx.db
-    .select({ clientId: serviceAccounts.clientId })
+    .select({ clientId: serviceAccounts.clientId, orgId: serviceAccounts.orgId })
     .from(serviceAccounts)
     .where(eq(serviceAccounts.id, accountId));
   if (!found) throw new NotFoundError('service account');

@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import type { AdminScope } from '../accounts/admin-scopes';
 import type { AccountsContext } from '../accounts/context';
 import { DPOP_ALGS, PROOF_MAX_AGE_SECONDS, PROOF_MAX_SKEW_SECONDS } from '../oauth/dpop';
-import { stillEntitled } from '../oauth/introspection';
+import { entitledAccount } from '../oauth/introspection';
+import { isPlatformAdmin } from '../accounts/roles';
 import type { JtiReplayGuard } from '../oauth/jti-replay';
 import type { KeyStore } from '../tokens/key-store';
 import { boundKeyOf, scopesOf, verifyAccessToken, type VerifiedAccessToken } from '../tokens/verify-access-token';
@@ -17,6 +18,10 @@ export interface AdminPrincipal {
   clientId: string;
   scopes: Set<string>;
   scheme: AdminScheme;
+  /** The admin account's organization. */
+  orgId: string;
+  /** Holds the platform-admin role: sees and changes every organization, not only its own. */
+  platformWide: boolean;
 }
 
 export type AdminEnv = { Variables: { admin: AdminPrincipal } };
@@ -93,8 +98,10 @@ export async function authenticateAdmin(deps: AdminAuthDeps, request: AdminReque
 
   // As for introspection: the account, and the secret or key the token was obtained with, are still active.
   const credentialId = typeof claims.credential_id === 'string' ? claims.credential_id : '';
-  if (!(await stillEntitled(deps, claims.client_id, credentialId, now))) throw invalidToken('the access token is invalid or expired');
-  return { clientId: claims.client_id, scopes: scopesOf(claims), scheme };
+  const account = await entitledAccount(deps, claims.client_id, credentialId, now);
+  if (!account) throw invalidToken('the access token is invalid or expired');
+  // The organization and the platform role as they are now, not as the token was issued.
+  return { clientId: claims.client_id, scopes: scopesOf(claims), scheme, orgId: account.orgId, platformWide: isPlatformAdmin(account) };
 }
 
 /** The request's DPoP proof, checked by the resource-server helper with our issuer's URL and the database's replay guard. */

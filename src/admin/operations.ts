@@ -69,39 +69,39 @@ const problem = (description: string) => ({
   content: { 'application/problem+json': { schema: ProblemSchema } },
 });
 const challenge = { 'WWW-Authenticate': { description: 'A Bearer or DPoP challenge (RFC 6750, RFC 9449).', schema: { type: 'string' as const } } };
-const guarded = {
+export const guarded = {
   401: { ...problem('No bearer token, or one that is invalid or expired, or whose account, secret or key is no longer active.'), headers: challenge },
   403: { ...problem('The token lacks the scope this operation needs (error="insufficient_scope").'), headers: challenge },
   500: problem('An internal error (logged; the body has no detail).'),
 };
-const invalid = { 400: problem('A field or query parameter is invalid: `errors` names each one.') };
-const jsonBodyErrors = {
+export const invalid = { 400: problem('A field or query parameter is invalid: `errors` names each one.') };
+export const jsonBodyErrors = {
   ...invalid,
   413: problem('The body is larger than BODY_LIMIT_BYTES.'),
   415: problem('The body is not application/json.'),
 };
-const notFound = (what: string) => ({ 404: problem(`No such ${what}.`) });
-const conflict = (when: string) => ({ 409: problem(when) });
+export const notFound = (what: string) => ({ 404: problem(`No such ${what}.`) });
+export const conflict = (when: string) => ({ 409: problem(when) });
 
-const json = <S extends z.ZodType>(schema: S, description: string) => ({
+export const json = <S extends z.ZodType>(schema: S, description: string) => ({
   description,
   content: { 'application/json': { schema } },
 });
-const jsonBody = <S extends z.ZodType>(schema: S, required = true) => ({
+export const jsonBody = <S extends z.ZodType>(schema: S, required = true) => ({
   required,
   content: { 'application/json': { schema } },
 });
-const created = <S extends z.ZodType>(schema: S, description: string) => ({
+export const created = <S extends z.ZodType>(schema: S, description: string) => ({
   ...json(schema, description),
   headers: { Location: { description: 'The new resource.', schema: { type: 'string' as const } } },
 });
-const noContent = (description: string) => ({ description });
+export const noContent = (description: string) => ({ description });
 
 /**
  * An admin operation: its documentation, the scope it needs (documented as the bearer scheme's role list and
  * enforced by `requireScope`), and the validation of its path and query.
  */
-const operation = <R extends Omit<RouteConfig, 'security' | 'middleware' | 'hide'>>(scope: AdminScope, route: R) => {
+export const operation = <R extends Omit<RouteConfig, 'security' | 'middleware' | 'hide'>>(scope: AdminScope, route: R) => {
   const security: Record<string, string[]>[] = [{ [ADMIN_BEARER]: [scope] }, { [ADMIN_DPOP]: [scope] }];
   return createRoute({ ...route, security, middleware: requireScope(scope) });
 };

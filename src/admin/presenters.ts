@@ -65,6 +65,8 @@ export const AccountSchema = z
     allowed_ips: z.array(z.string()),
     token_endpoint_auth_methods: z.array(z.enum(AUTH_METHODS)),
     require_dpop: z.boolean(),
+    org_id: z.string().meta({ description: 'Its organization.' }),
+    roles: z.array(z.string()).meta({ description: 'Its roles; it holds their scopes as well as its own.' }),
     created_at: timestamp,
     updated_at: timestamp,
     ...lastUse,
@@ -159,6 +161,8 @@ export function accountView(
     // Only values from AUTH_METHODS are ever stored (the schemas and createAccount see to it).
     token_endpoint_auth_methods: account.tokenEndpointAuthMethods as AuthMethod[],
     require_dpop: account.requireDpop,
+    org_id: account.orgId,
+    roles: account.roles,
     created_at: iso(account.createdAt),
     updated_at: iso(account.updatedAt),
     last_used_at: iso(account.lastUsedAt),

@@ -1,5 +1,5 @@
-import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from '../http/body-limit';
 import type { z } from 'zod';
 import { getAccount, listAccounts, type AccountWithSecrets } from '../accounts/accounts';
@@ -10,11 +10,16 @@ import { listAuditEvents } from '../audit/audit-events';
 import type { AuditLog } from '../audit/audit-log';
 import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
+import { checkAssignableRoles } from '../accounts/roles';
 import { adminActions } from './admin-actions';
+import { asksForOtherOrg, orgFilterOf, orgForNewAccount, orgOfAccount, requireAccountInScope } from './org-scope';
 import { adminAuth, type AdminAuthDeps, type AdminEnv } from './admin-auth';
+import { jsonBody, ownBody } from './json-body';
 import { adminOperations, adminSecuritySchemes } from './operations';
 import { accountView, auditEventView, clientKeyView, newSecretView, secretView, secretWithAccountView } from './presenters';
-import { refuseNulInBody, refuseNulInQuery } from './nul-input';
+import { refuseNulInQuery } from './nul-input';
+import { permissionRoutes } from './permission-routes';
+import { roleRoutes } from './role-routes';
 import { Problem, fromZod, problemResponse, toProblem } from './problems';
 import {
   accountFieldsOf,
@@ -62,6 +67,7 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
     // Read-your-writes on this instance: what it has buffered is written before the query.
     await deps.audit.flush();
     const page = await listAuditEvents(ctx.db, {
+      orgId: orgFilterOf(c.get('admin')),
       limit: query.limit,
       cursor: query.cursor,
       accountId: query.service_account_id,
@@ -87,10 +93,21 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   );
   app.use('*', adminAuth(deps));
   app.use('*', refuseNulInQuery);
+  app.route('/roles', roleRoutes(deps));
+  // Another organization's account does not exist for an organization's admin (org-scope.ts).
+  const inScope: MiddlewareHandler<AdminEnv> = async (c, next) => {
+    await requireAccountInScope(ctx, c.get('admin'), c.req.param('id') ?? '', c.req.method !== 'GET' && c.req.method !== 'HEAD');
+    await next();
+  };
+  app.use('/service-accounts/:id', inScope);
+  app.use('/service-accounts/:id/*', inScope);
 
   app.openapi(ownBody(app, ops.createAccount), async (c) => {
     const input = await jsonBody(c, schemas.create);
-    const created = await act(c).createAccount({ ...accountFieldsOf(input), name: input.name }, input);
+    const admin = c.get('admin');
+    const orgId = orgForNewAccount(admin, input.org_id);
+    if (input.roles) await checkAssignableRoles(ctx, orgId, input.roles, admin.platformWide);
+    const created = await act(c).createAccount({ ...accountFieldsOf(input), name: input.name, orgId }, { ...input, org_id: orgId });
     const { account } = created;
     const secret = created.secret ? newSecretView(created.secret, now()) : null;
     return c.json({ ...view(created), secret }, 201, {
@@ -100,7 +117,10 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   });
 
   app.openapi(ops.listAccounts, async (c) => {
-    const page = await listAccounts(ctx, c.req.valid('query'));
+    const query = c.req.valid('query');
+    const admin = c.get('admin');
+    if (asksForOtherOrg(admin, query.org_id)) return c.json({ items: [], next_cursor: null }, 200);
+    const page = await listAccounts(ctx, { ...query, orgId: orgFilterOf(admin, query.org_id) });
     return c.json({ items: page.items.map(view), next_cursor: page.nextCursor }, 200);
   });
 
@@ -108,6 +128,7 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
 
   app.openapi(ownBody(app, ops.updateAccount), async (c) => {
     const input = await jsonBody(c, schemas.update);
+    if (input.roles) await checkAssignableRoles(ctx, await orgOfAccount(ctx, c.req.valid('param').id), input.roles, c.get('admin').platformWide);
     const updated = await act(c).updateAccount(c.req.valid('param').id, { ...accountFieldsOf(input), status: input.status }, input);
     return c.json(view(updated), 200);
   });
@@ -184,50 +205,13 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   });
 
   app.openapi(ops.listAllSecrets, async (c) => {
-    const page = await listAllSecrets(ctx, c.req.valid('query'));
+    const page = await listAllSecrets(ctx, { ...c.req.valid('query'), orgId: orgFilterOf(c.get('admin')) });
     return c.json({ items: page.items.map((s) => secretWithAccountView(s, now())), next_cursor: page.nextCursor }, 200);
   });
 
   app.openapi(ops.auditEvents, async (c) => auditPage(c, c.req.valid('query')));
 
+  app.route('/service-accounts/:id/permissions', permissionRoutes(deps));
+
   return app;
-}
-
-/**
- * An operation whose JSON body the handler reads with `jsonBody` (this API's own media-type and empty-body
- * rules and problems, which OpenAPIHono's body validator does not share): documented whole, while
- * OpenAPIHono validates only its path and query.
- */
-function ownBody<R extends RouteConfig>(
-  app: OpenAPIHono<AdminEnv>,
-  route: R,
-): Omit<R, 'request'> & { request: Omit<NonNullable<R['request']>, 'body'> } {
-  const { middleware: _middleware, hide: _hide, ...documented } = route;
-  app.openAPIRegistry.registerPath(documented);
-  const { body: _body, ...request } = route.request ?? {};
-  return { ...route, request: request as Omit<NonNullable<R['request']>, 'body'>, hide: true };
-}
-
-async function jsonBody<S extends z.ZodType>(
-  c: Context,
-  schema: S,
-  options: { allowEmpty?: boolean } = {},
-): Promise<z.infer<S>> {
-  const text = await c.req.text();
-  let value: unknown = {};
-  if (text.trim() !== '' || !options.allowEmpty) {
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') {
-      throw new Problem(415, 'Unsupported media type', 'send the body as application/json');
-    }
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new Problem(400, 'Invalid request', 'the body is not valid JSON');
-    }
-    refuseNulInBody(text, value);
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw fromZod(parsed.error);
-  return parsed.data;
 }

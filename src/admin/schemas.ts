@@ -6,7 +6,7 @@ import { SCOPE_TOKEN } from '../oauth/client-credentials-grant';
 // What the admin API accepts. Each schema validates requests (admin/routes.ts, the CLI) and, through its
 // `.meta()`, describes itself in the OpenAPI document (admin/operations.ts): one definition for both.
 
-const scope = z
+export const scope = z
   .string()
   .max(200, 'must be at most 200 characters')
   .regex(SCOPE_TOKEN, 'must be a scope token (RFC 6749 §3.3): printable ASCII without spaces, quotes or backslashes')
@@ -23,7 +23,7 @@ const name = z
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
   .meta({ description: 'Unique among service accounts.', examples: ['billing-worker'] });
-const description = z.string().max(1000, 'must be at most 1000 characters').meta({ description: 'Free text for people.' });
+export const description = z.string().max(1000, 'must be at most 1000 characters').meta({ description: 'Free text for people.' });
 /** An address or CIDR range, stored in canonical form; a bad one is named in the error. */
 const allowedIp = z
   .string()
@@ -37,6 +37,16 @@ const allowedIp = z
     return parsed.text;
   })
   .meta({ description: 'An IPv4 or IPv6 address or CIDR range.', examples: ['10.0.0.0/8'] });
+/** An organization: a short slug. */
+export const orgId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 lowercase letters, digits, - or _, starting with a letter or digit')
+  .meta({ examples: ['acme'] });
+/** A role name (built-in or of the organization); the same rule as an organization's. */
+export const roleName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.:-]{0,99}$/, 'must be 1-100 lowercase letters, digits, ., :, - or _, starting with a letter or digit')
+  .meta({ examples: ['billing-reader'] });
 const rateLimit = z
   .number()
   .int('must be a whole number')
@@ -79,6 +89,9 @@ export function accountSchemas(maxTokenTtlSeconds: number) {
       .max(AUTH_METHODS.length)
       .meta({ description: 'How the client may authenticate; by default client_secret_basic and client_secret_post.' }),
     require_dpop: z.boolean().meta({ description: 'Every token request must carry a DPoP proof (RFC 9449).' }),
+    roles: z.array(roleName).max(50, 'at most 50 roles').meta({
+      description: 'Roles (built-in, or of the account’s organization) whose scopes the account also holds.',
+    }),
   };
   const create = z
     .strictObject({
@@ -91,11 +104,16 @@ export function accountSchemas(maxTokenTtlSeconds: number) {
       allowed_ips: fields.allowed_ips.optional(),
       token_endpoint_auth_methods: fields.token_endpoint_auth_methods.optional(),
       require_dpop: fields.require_dpop.optional(),
+      roles: fields.roles.optional(),
+      org_id: orgId.optional().meta({
+        description: 'Its organization, fixed for good (default: the admin’s own; only a platform admin may name another).',
+      }),
     })
     .meta({ id: 'ServiceAccountCreate' });
   return {
     create,
     update: create
+      .omit({ org_id: true })
       .partial()
       .extend({
         status: z
@@ -124,6 +142,7 @@ export function accountFieldsOf(body: Omit<z.infer<AccountSchemas['update']>, 's
     allowedIps: body.allowed_ips,
     tokenEndpointAuthMethods: body.token_endpoint_auth_methods,
     requireDpop: body.require_dpop,
+    roles: body.roles,
   };
 }
 
@@ -160,7 +179,7 @@ export const updateSecretSchema = z
  * A query parameter as OpenAPIHono's validator hands it over: repeated, it arrives as an array, of which the
  * first value counts (as with `c.req.query()`).
  */
-const single = <S extends z.ZodType>(schema: S) => z.preprocess((value) => (Array.isArray(value) ? value[0] : value), schema);
+export const single = <S extends z.ZodType>(schema: S) => z.preprocess((value) => (Array.isArray(value) ? value[0] : value), schema);
 
 const limit = single(z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Items per page.' }));
 const cursor = single(
@@ -177,6 +196,7 @@ const expiration = (description: string) =>
 export const listAccountsQuery = z.object({
   limit,
   cursor,
+  org_id: single(orgId.optional().meta({ description: 'Only this organization’s accounts (an admin of one organization sees only its own).' })),
   status: single(z.enum(['active', 'disabled', 'revoked']).optional()),
   q: single(z.string().trim().max(200).optional().meta({ description: 'Text in the name or description (case-insensitive).' })),
   expiration: expiration('Accounts holding a secret that is valid, expired, or expiring within EXPIRING_SOON_DAYS.'),

@@ -6,6 +6,8 @@ import { auditEvents, type AuditEventRow } from '../db/schema';
 
 export interface AuditQuery {
   limit: number;
+  /** Only events about this organization's accounts. */
+  orgId?: string | undefined;
   cursor?: string | undefined;
   accountId?: string | undefined;
   action?: string | undefined;
@@ -20,6 +22,7 @@ export async function listAuditEvents(
   query: AuditQuery,
 ): Promise<{ items: AuditEventRow[]; nextCursor: string | null }> {
   const conditions: SQL[] = [];
+  if (query.orgId !== undefined) conditions.push(eq(auditEvents.orgId, query.orgId));
   if (query.accountId) conditions.push(eq(auditEvents.accountId, query.accountId));
   if (query.action) conditions.push(eq(auditEvents.action, query.action));
   if (query.outcome) conditions.push(eq(auditEvents.outcome, query.outcome));

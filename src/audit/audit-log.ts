@@ -15,6 +15,8 @@ export interface AuditEvent {
   actor?: string | undefined;
   accountId?: string | undefined;
   clientId?: string | undefined;
+  /** The organization of the account concerned, when known. */
+  orgId?: string | undefined;
   secretId?: string | undefined;
   sourceIp?: string | undefined;
   userAgent?: string | undefined;
@@ -106,6 +108,7 @@ function insertEvents(batch: AuditEvent[]) {
     actor: clip(e.actor, 200),
     account_id: e.accountId ?? null,
     client_id: clip(e.clientId, 200),
+    org_id: clip(e.orgId, 200),
     secret_id: e.secretId ?? null,
     source_ip: clip(e.sourceIp, 64),
     user_agent: clip(e.userAgent, 512),
@@ -113,16 +116,18 @@ function insertEvents(batch: AuditEvent[]) {
     details: e.details ?? {},
   }));
   return sql`insert into audit_events
-      (occurred_at, action, outcome, reason, actor, account_id, client_id, secret_id, source_ip, user_agent, http_status, details)
-    select occurred_at, action, outcome, reason, actor, account_id, client_id, secret_id, source_ip, user_agent, http_status, details
-    from jsonb_to_recordset(${withoutNul(JSON.stringify(rows))}::jsonb) as r(
+      (occurred_at, action, outcome, reason, actor, account_id, client_id, org_id, secret_id, source_ip, user_agent, http_status, details)
+    select occurred_at, action, outcome, reason, actor, account_id, client_id, org_id, secret_id, source_ip, user_agent, http_status, details
+    from jsonb_to_recordset(${JSON.stringify(rows, storable)}::jsonb) as r(
       occurred_at timestamptz, action text, outcome text, reason text, actor text, account_id uuid, client_id text,
-      secret_id uuid, source_ip text, user_agent text, http_status integer, details jsonb)`;
+      org_id text, secret_id uuid, source_ip text, user_agent text, http_status integer, details jsonb)`;
 }
 
 /**
- * jsonb cannot hold U+0000, which a client can smuggle into what we record (a form value `%00`): one such
- * event would fail its whole batch on every retry. Replace it (an escaped `\\u0000`, i.e. not preceded by an
- * odd run of backslashes) with U+FFFD.
+ * jsonb cannot hold U+0000 nor a lone UTF-16 surrogate (`\ud800` unpaired), both of which a client can smuggle
+ * into what we record (a form value `%00`, a JSON string "\ud800", a value clipped in the middle of an
+ * emoji): one such event would fail its whole batch on every retry and hold back every later event. Every
+ * string is made well formed (lone surrogates become U+FFFD) and U+0000 becomes U+FFFD.
  */
-const withoutNul = (json: string) => json.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const storable = (_key: string, value: unknown) => (typeof value === 'string' ? value.replace(UNSTORABLE, '\ufffd') : value);

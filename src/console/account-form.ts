@@ -16,6 +16,8 @@ export const ACCOUNT_FIELDS = [
   'rate_limit_per_minute',
   'token_ttl_seconds',
   'allowed_ips',
+  'roles',
+  'org_id',
 ] as const;
 
 export type AccountFormValues = Record<(typeof ACCOUNT_FIELDS)[number], string>;
@@ -35,6 +37,8 @@ export function accountFormOf({ account }: AccountWithSecrets): AccountFormValue
     rate_limit_per_minute: account.rateLimitPerMinute === null ? '' : String(account.rateLimitPerMinute),
     token_ttl_seconds: account.tokenTtlSeconds === null ? '' : String(account.tokenTtlSeconds),
     allowed_ips: account.allowedIps.join('\n'),
+    roles: account.roles.join(' '),
+    org_id: account.orgId,
   };
 }
 
@@ -57,8 +61,12 @@ const optionalNumber = (text: string): number | string | null => {
   return /^-?\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
 };
 
-function bodyOf(values: AccountFormValues) {
+function bodyOf(values: AccountFormValues, kind: 'create' | 'update') {
+  const org = values.org_id.trim();
   return {
+    // The organization is chosen at creation only (empty: the admin's own).
+    ...(kind === 'create' && org !== '' ? { org_id: org } : {}),
+    roles: items(values.roles),
     name: values.name,
     description: values.description,
     scopes: items(values.scopes),
@@ -76,7 +84,7 @@ export function parseAccountForm<K extends 'create' | 'update'>(
   kind: K,
   values: AccountFormValues,
 ): Parsed<z.infer<AccountSchemas[K]>> {
-  const result = schemas[kind].safeParse(bodyOf(values));
+  const result = schemas[kind].safeParse(bodyOf(values, kind));
   if (result.success) return { ok: true, body: result.data as z.infer<AccountSchemas[K]> };
   return { ok: false, errors: formErrorsOfZod(result.error) };
 }

@@ -1,6 +1,8 @@
-import type { Context, Hono } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { getAccount, listAccounts } from '../accounts/accounts';
 import { ADMIN_SCOPES } from '../accounts/admin-scopes';
+import { checkAssignableRoles } from '../accounts/roles';
+import { orgFilterOf, orgForNewAccount, orgOfAccount, requireAccountInScope } from '../admin/org-scope';
 import { listClientKeys } from '../accounts/client-keys';
 import { ConflictError, InvalidFieldsError } from '../accounts/errors';
 import { accountFieldsOf, accountSchemas, createSecretSchema, listAccountsQuery } from '../admin/schemas';
@@ -17,6 +19,14 @@ export function accountPages(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   const schemas = accountSchemas(deps.maxTokenTtlSeconds);
   const now = () => ctx.clock();
   const act = (c: Context<ConsoleEnv>) => actionsOf(c, deps);
+
+  // Another organization's account does not exist for an organization's admin (admin/org-scope.ts).
+  const inScope: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+    await requireAccountInScope(ctx, c.get('admin'), c.req.param('id') ?? '', c.req.method === 'POST');
+    await next();
+  };
+  app.use('/accounts/:id', inScope);
+  app.use('/accounts/:id/*', inScope);
 
   app.get('/accounts', async (c) => {
     need(c, ADMIN_SCOPES.read);
@@ -41,13 +51,14 @@ export function accountPages(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       const errors = Object.entries(formErrorsOfZod(parsed.error)).map(([f, m]) => `${f}: ${m?.join('; ')}`);
       return c.html(<AccountListPage {...shared} items={[]} nextCursor={null} isFirstPage error={`Invalid filter: ${errors.join(', ')}`} />, 400);
     }
-    const page = await listAccounts(ctx, parsed.data);
+    const page = await listAccounts(ctx, { ...parsed.data, orgId: orgFilterOf(c.get('admin')) });
     return c.html(<AccountListPage {...shared} items={page.items} nextCursor={page.nextCursor} isFirstPage={!raw.cursor} />);
   });
 
   app.get('/accounts/new', (c) => {
     need(c, ADMIN_SCOPES.create);
-    return c.html(<NewAccountPage viewer={c.get('viewer')} values={emptyAccountForm()} errors={{}} defaultRateLimit={deps.defaultRateLimitPerMinute} />);
+    const values = { ...emptyAccountForm(), org_id: c.get('admin').orgId };
+    return c.html(<NewAccountPage viewer={c.get('viewer')} values={values} errors={{}} defaultRateLimit={deps.defaultRateLimitPerMinute} />);
   });
 
   app.post('/accounts', async (c) => {
@@ -59,7 +70,10 @@ export function accountPages(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     const parsed = parseAccountForm(schemas, 'create', values);
     if (!parsed.ok) return c.html(page(parsed.errors, 'Some fields are invalid.'), 400);
     try {
-      const created = await act(c).createAccount({ ...accountFieldsOf(parsed.body), name: parsed.body.name }, parsed.body);
+      const admin = c.get('admin');
+      const orgId = orgForNewAccount(admin, parsed.body.org_id);
+      if (parsed.body.roles) await checkAssignableRoles(ctx, orgId, parsed.body.roles, admin.platformWide);
+      const created = await act(c).createAccount({ ...accountFieldsOf(parsed.body), name: parsed.body.name, orgId }, { ...parsed.body, org_id: orgId });
       if (!created.secret) return c.redirect(`/console/accounts/${created.account.id}`, 303);
       return c.html(
         <SecretShownPage
@@ -115,6 +129,7 @@ export function accountPages(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     const parsed = parseAccountForm(schemas, 'update', values);
     if (!parsed.ok) return c.html(await accountPage(c, id, { values, errors: parsed.errors, error: 'Some fields are invalid.' }), 400);
     try {
+      if (parsed.body.roles) await checkAssignableRoles(ctx, await orgOfAccount(ctx, id), parsed.body.roles, c.get('admin').platformWide);
       await act(c).updateAccount(id, accountFieldsOf(parsed.body), parsed.body);
     } catch (error) {
       if (error instanceof ConflictError) return c.html(await accountPage(c, id, { values, errors: { name: [error.message] }, error: error.message }), 409);

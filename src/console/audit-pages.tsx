@@ -4,6 +4,7 @@ import { ADMIN_SCOPES } from '../accounts/admin-scopes';
 import { isUuid } from '../accounts/errors';
 import { auditEventsQuery } from '../admin/schemas';
 import { listAuditEvents } from '../audit/audit-events';
+import { orgFilterOf } from '../admin/org-scope';
 import { formErrorsOfZod } from './account-form';
 import { need, PAGE_SIZE, type ConsoleDeps, type ConsoleEnv } from './console-context';
 import { AuditPage } from './views/audit';
@@ -44,6 +45,7 @@ export function auditPages(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     await deps.audit.flush();
     const q = parsed.data;
     const events = await listAuditEvents(ctx.db, {
+      orgId: orgFilterOf(c.get('admin')),
       limit: q.limit,
       cursor: q.cursor,
       accountId: q.service_account_id,

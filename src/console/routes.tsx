@@ -119,6 +119,8 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
     c.set('admin', admin);
     c.set('viewer', {
       clientId: admin.clientId,
+      orgId: admin.orgId,
+      platformWide: admin.platformWide,
       csrf,
       can: {
         read: admin.scopes.has(ADMIN_SCOPES.read),

@@ -8,7 +8,10 @@ export const serviceAccounts = pgTable(
   {
     id: uuid('id').primaryKey(),
     clientId: text('client_id').notNull().unique(),
-    name: text('name').notNull().unique(),
+    /** The organization the account belongs to; admins of an organization see only its accounts. */
+    orgId: text('org_id').notNull().default('default'),
+    /** Unique within its organization. */
+    name: text('name').notNull(),
     description: text('description').notNull().default(''),
     status: text('status', { enum: ['active', 'disabled', 'revoked'] }).notNull().default('active'),
     scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
@@ -25,6 +28,10 @@ export const serviceAccounts = pgTable(
       .default(sql`'{client_secret_basic,client_secret_post}'::text[]`),
     /** Every token request must carry a DPoP proof (RFC 9449), so every token is sender-constrained. */
     requireDpop: boolean('require_dpop').notNull().default(false),
+    /** Names of roles (built-in, or of the account's organization) whose scopes the account also holds. */
+    roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    /** Fine-grained permissions, carried by its tokens as RFC 9396 authorization_details. */
+    permissions: jsonb('permissions').$type<StoredPermission[]>().notNull().default([]),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     lastUsedAt: ts('last_used_at'),
@@ -32,12 +39,42 @@ export const serviceAccounts = pgTable(
   },
   (t) => [
     check('service_accounts_status_check', sql`${t.status} in ('active', 'disabled', 'revoked')`),
+    uniqueIndex('service_accounts_org_name_idx').on(t.orgId, t.name),
+    index('service_accounts_org_created_idx').on(t.orgId, t.createdAt.desc(), t.id.desc()),
     index('service_accounts_created_idx').on(t.createdAt.desc(), t.id.desc()),
     index('service_accounts_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
     // `q=` searches: name or description ILIKE '%…%' (needs pg_trgm: migration 0003).
     index('service_accounts_name_trgm_idx').using('gin', t.name.op('gin_trgm_ops')),
     index('service_accounts_description_trgm_idx').using('gin', t.description.op('gin_trgm_ops')),
   ],
+);
+
+/** A permission as stored in service_accounts.permissions (see accounts/permissions.ts). */
+export interface StoredPermission {
+  id: string;
+  resource_type: string;
+  /** A resource key, or `*` for all. */
+  resource_key: string;
+  /** An action, or `*` for all. */
+  action: string;
+  /** Narrows the permission: it applies where one of these objects matches (every key equal). */
+  limiter?: Record<string, string>[] | undefined;
+  created_at: string;
+}
+
+/** Custom roles: named bundles of scopes, per organization. Built-in roles live in code (accounts/roles.ts). */
+export const roles = pgTable(
+  'roles',
+  {
+    id: uuid('id').primaryKey(),
+    orgId: text('org_id').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('roles_org_name_idx').on(t.orgId, t.name)],
 );
 
 export const clientSecrets = pgTable(
@@ -129,6 +166,8 @@ export const auditEvents = pgTable(
     actor: text('actor'),
     accountId: uuid('account_id'),
     clientId: text('client_id'),
+    /** The organization of the account the event concerns (null: none known, e.g. an unknown client). */
+    orgId: text('org_id'),
     secretId: uuid('secret_id'),
     sourceIp: text('source_ip'),
     userAgent: text('user_agent'),
@@ -141,6 +180,7 @@ export const auditEvents = pgTable(
     index('audit_events_account_idx').on(t.accountId, t.occurredAt.desc(), t.id.desc()),
     index('audit_events_action_idx').on(t.action, t.occurredAt.desc(), t.id.desc()),
     index('audit_events_outcome_idx').on(t.outcome, t.occurredAt.desc(), t.id.desc()),
+    index('audit_events_org_idx').on(t.orgId, t.occurredAt.desc(), t.id.desc()),
   ],
 );
 
@@ -158,4 +198,5 @@ export const rateLimits = pgTable(
 export type ServiceAccountRow = typeof serviceAccounts.$inferSelect;
 export type ClientSecretRow = typeof clientSecrets.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
+export type RoleRow = typeof roles.$inferSelect;
 export type ClientKeyRow = typeof clientKeys.$inferSelect;

@@ -29,6 +29,7 @@ export type DenialReason =
 export interface Trail {
   clientId?: string;
   accountId?: string;
+  orgId?: string;
   credential?: Credential | undefined;
   reason?: DenialReason;
   requested?: Record<string, unknown>;
@@ -68,6 +69,7 @@ export async function authenticateRequest(
       : await authenticateClient(deps.accounts, credentials.clientId, credentials.secret);
   trail.credential = auth.credential;
   trail.accountId = auth.ok ? auth.account.id : auth.accountId;
+  trail.orgId = auth.ok ? auth.account.orgId : auth.orgId;
   let reason: DenialReason | undefined = auth.ok ? undefined : auth.reason;
   if (auth.ok && !auth.account.tokenEndpointAuthMethods.includes(credentials.method)) reason = 'auth_method_not_allowed';
   else if (auth.ok && !addressAllowed(auth.account.allowedIps, input.sourceIp)) reason = 'ip_not_allowed';

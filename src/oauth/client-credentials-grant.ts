@@ -15,21 +15,22 @@ export interface GrantSettings {
 }
 
 /**
- * What the account may receive for this request. `scope` must be a subset of the account's scopes (absent:
- * all of them). `audience` (one value) or `resource` (RFC 8707, one or more absolute URIs) must name
+ * What the account may receive for this request. `scope` must be a subset of the account's scopes and those
+ * of its roles, `roleScopes` (absent: all of them). `audience` (one value) or `resource` (RFC 8707, one or more absolute URIs) must name
  * audiences the account holds (absent: its first audience, else the configured default).
  */
-export function grantFor(account: ServiceAccountRow, params: TokenParams, settings: GrantSettings): Grant {
-  return { scope: grantedScopes(account, params.get('scope')), audience: grantedAudience(account, params, settings) };
+export function grantFor(account: ServiceAccountRow, params: TokenParams, settings: GrantSettings, roleScopes: string[] = []): Grant {
+  const allowed = roleScopes.length === 0 ? account.scopes : [...new Set([...account.scopes, ...roleScopes])];
+  return { scope: grantedScopes(allowed, params.get('scope')), audience: grantedAudience(account, params, settings) };
 }
 
-function grantedScopes(account: ServiceAccountRow, requested: string | undefined): string[] {
-  if (requested === undefined) return [...account.scopes];
+function grantedScopes(allowedScopes: string[], requested: string | undefined): string[] {
+  if (requested === undefined) return [...allowedScopes];
   const tokens = requested.split(' ').filter(Boolean);
   if (tokens.length === 0 || !tokens.every((t) => SCOPE_TOKEN.test(t))) {
     throw new InvalidScope('scope is malformed');
   }
-  const allowed = new Set(account.scopes);
+  const allowed = new Set(allowedScopes);
   const refused = tokens.filter((t) => !allowed.has(t));
   if (refused.length > 0) throw new InvalidScope('the client may not request some of the scopes');
   return [...new Set(tokens)];

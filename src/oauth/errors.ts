@@ -46,6 +46,11 @@ export class InvalidTarget extends OAuthError {
   readonly error = 'invalid_target';
 }
 
+/** RFC 9396 §5: authorization_details the client may not have, or that do not follow their type's definition. */
+export class InvalidAuthorizationDetails extends OAuthError {
+  readonly error = 'invalid_authorization_details';
+}
+
 /** RFC 9449 §5: the DPoP proof is missing a required part, malformed, replayed or for another request. */
 export class InvalidDpopProof extends OAuthError {
   readonly error = 'invalid_dpop_proof';

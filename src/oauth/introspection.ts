@@ -1,3 +1,4 @@
+import type { ServiceAccountRow } from '../db/schema';
 import { and, eq } from 'drizzle-orm';
 import { jwtVerify, type JWTPayload } from 'jose';
 import { findAccountByClientId } from '../accounts/accounts';
@@ -67,16 +68,26 @@ export async function stillEntitled(
   credentialId: string,
   now: Date,
 ): Promise<boolean> {
+  return (await entitledAccount(deps, clientId, credentialId, now)) !== undefined;
+}
+
+/** The token's account when it, and the secret or key the token was obtained with, are still active. */
+export async function entitledAccount(
+  deps: Pick<IntrospectionDeps, 'accounts'>,
+  clientId: string,
+  credentialId: string,
+  now: Date,
+): Promise<ServiceAccountRow | undefined> {
   const account = await findAccountByClientId(deps.accounts, clientId);
-  if (account?.status !== 'active' || !/^[0-9a-f-]{36}$/.test(credentialId)) return false;
+  if (account?.status !== 'active' || !/^[0-9a-f-]{36}$/.test(credentialId)) return undefined;
   const [secret] = await deps.accounts.db
     .select({ status: clientSecrets.status, expiresAt: clientSecrets.expiresAt })
     .from(clientSecrets)
     .where(and(eq(clientSecrets.id, credentialId), eq(clientSecrets.accountId, account.id)));
-  if (secret) return secret.status === 'active' && secret.expiresAt.getTime() > now.getTime();
+  if (secret) return secret.status === 'active' && secret.expiresAt.getTime() > now.getTime() ? account : undefined;
   const [key] = await deps.accounts.db
     .select({ status: clientKeys.status })
     .from(clientKeys)
     .where(and(eq(clientKeys.id, credentialId), eq(clientKeys.accountId, account.id)));
-  return key?.status === 'active';
+  return key?.status === 'active' ? account : undefined;
 }

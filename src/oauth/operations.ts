@@ -40,12 +40,20 @@ const TokenRequestSchema = z
     resource: z.array(z.string()).optional().meta({
       description: 'RFC 8707: one or more absolute URIs the account holds as audiences; may repeat.',
     }),
+    authorization_details: z.string().optional().meta({
+      description:
+        'RFC 9396: a JSON array narrowing the token’s authorization_details to a subset of the account’s permissions. ' +
+        'Each entry `{type, identifier, actions, limiter}` must be covered by a permission of that type whose ' +
+        'resource_key and action are the ones asked for or `*`, and whose limiter (if any) has an object each requested ' +
+        'limiter object contains; `identifier` or `actions` left out ask for `*`. Anything wider: invalid_authorization_details.',
+      examples: ['[{"type":"report","identifier":"r1","actions":["read"]}]'],
+    }),
     ...clientAuthentication,
   })
   .meta({
     id: 'TokenRequest',
     description:
-      'Each parameter at most once (except `resource`); empty values count as absent. As a JSON body, the same members as strings (`resource` may be an array).',
+      'Each parameter at most once (except `resource`); empty values count as absent. As a JSON body, the same members as strings (`resource` and `authorization_details` may be arrays).',
   });
 
 const IntrospectionRequestSchema = z
@@ -58,6 +66,17 @@ const TokenResponseSchema = z
     token_type: z.enum(['Bearer', 'DPoP']).meta({ description: 'DPoP when the request carried a DPoP proof.' }),
     expires_in: z.number().int().meta({ examples: [900] }),
     scope: z.string().optional().meta({ description: 'The granted scopes, space-separated; absent when none.' }),
+    authorization_details: z
+      .array(
+        z.object({
+          type: z.string(),
+          identifier: z.string(),
+          actions: z.array(z.string()),
+          limiter: z.array(z.record(z.string(), z.string())).optional(),
+        }),
+      )
+      .optional()
+      .meta({ description: 'RFC 9396 §7: what the token carries, when the request had `authorization_details`.' }),
   })
   .meta({ id: 'TokenResponse' });
 true satisfies Agrees<TokenResponse, z.infer<typeof TokenResponseSchema>>;
@@ -67,7 +86,8 @@ export const OAuthErrorSchema = z
     error: z.string().meta({
       description:
         'invalid_request, invalid_client, unsupported_grant_type, invalid_scope, invalid_target (RFC 8707), ' +
-        'invalid_dpop_proof (RFC 9449), insufficient_scope (introspection), too_many_requests, server_error.',
+        'invalid_authorization_details (RFC 9396), invalid_dpop_proof (RFC 9449), insufficient_scope (introspection), ' +
+        'too_many_requests, server_error.',
       examples: ['invalid_client'],
     }),
     error_description: z.string().meta({ examples: ['client authentication failed'] }),

@@ -6,6 +6,8 @@ import { rateLimitHeaders, type AccountRateLimiter } from '../limits/account-rat
 import { signAccessToken } from '../tokens/access-token';
 import type { KeyStore } from '../tokens/key-store';
 import { authenticateRequest, type ClientAuthDeps, type DenialReason, type Trail } from './authenticate-request';
+import { roleScopesOf } from '../accounts/roles';
+import { authorizationDetailsFor, type TokenAuthorizationDetail } from './authorization-details';
 import { grantFor } from './client-credentials-grant';
 import { verifyDpopProof } from './dpop';
 import {
@@ -52,6 +54,8 @@ export interface TokenResponse {
   token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
+  /** RFC 9396 §7: the granted authorization_details, when the request had the parameter. */
+  authorization_details?: TokenAuthorizationDetail[];
 }
 
 export interface TokenResult {
@@ -130,7 +134,8 @@ async function issue(deps: TokenEndpointDeps, input: TokenRequestInput, trail: T
     throw new TooManyRequests(`the client's limit of ${limit.limit} token requests per minute is reached`, limitHeaders);
   }
 
-  const grant = grantFor(account, params, deps.settings);
+  const grant = grantFor(account, params, deps.settings, await roleScopesOf(deps.accounts, account));
+  const authorizationDetails = authorizationDetailsFor(account, params);
   const ttlSeconds = Math.min(account.tokenTtlSeconds ?? deps.settings.tokenTtlSeconds, deps.settings.maxTokenTtlSeconds);
   const issued = await signAccessToken(deps.keys.signingKey(), {
     issuer: deps.settings.issuer,
@@ -138,6 +143,8 @@ async function issue(deps: TokenEndpointDeps, input: TokenRequestInput, trail: T
     credentialId: credential.id,
     audience: grant.audience,
     scope: grant.scope,
+    orgId: account.orgId,
+    authorizationDetails,
     ttlSeconds,
     now,
     ...(jkt ? { jkt } : {}),
@@ -149,6 +156,7 @@ async function issue(deps: TokenEndpointDeps, input: TokenRequestInput, trail: T
     expires_in: issued.expiresIn,
   };
   if (grant.scope.length > 0) body.scope = grant.scope.join(' ');
+  if (params.has('authorization_details')) body.authorization_details = authorizationDetails ?? [];
   return { body, headers: limitHeaders };
 }
 
@@ -162,6 +170,9 @@ function requestedOf(params: TokenParams): Record<string, unknown> {
   if (scope !== undefined) requested.scope = clip(scope);
   if (audience !== undefined) requested.audience = clip(audience);
   if (resources.length > 0) requested.resource = resources.slice(0, 10).map(clip);
+  const details = params.get('authorization_details');
+  // Lone surrogates (possible in a JSON body) would make the audit row unwritable (jsonb).
+  if (details !== undefined) requested.authorization_details = clip(details).replace(/\p{Cs}/gu, '\ufffd');
   return requested;
 }
 
@@ -182,6 +193,7 @@ function record(
     actor: trail.clientId,
     accountId: trail.accountId,
     clientId: trail.clientId,
+    orgId: trail.orgId,
     secretId: trail.credential?.kind === 'secret' ? trail.credential.id : undefined,
     sourceIp: input.sourceIp,
     userAgent: input.userAgent,

@@ -33,6 +33,8 @@ export class TokenParams {
       }
       for (const [key, value] of Object.entries(parsed)) {
         if (typeof value === 'string') add(key, value);
+        // RFC 9396's parameter is JSON text in a form; in a JSON body it may be the array itself.
+        else if (key === 'authorization_details' && Array.isArray(value)) add(key, JSON.stringify(value));
         else if (REPEATABLE.has(key) && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
           for (const v of value) add(key, v);
         } else if (value !== null) {

@@ -11,6 +11,10 @@ export interface AccessTokenClaims {
   jkt?: string;
   audience: string | string[];
   scope: string[];
+  /** The account's organization: the `org_id` claim. */
+  orgId: string;
+  /** RFC 9396 authorization_details, when the account holds permissions. */
+  authorizationDetails?: object[] | undefined;
   ttlSeconds: number;
   now: Date;
 }
@@ -28,6 +32,8 @@ export async function signAccessToken(key: SigningKey, claims: AccessTokenClaims
   const payload: Record<string, unknown> = { client_id: claims.clientId, credential_id: claims.credentialId };
   if (claims.jkt) payload.cnf = { jkt: claims.jkt };
   if (claims.scope.length > 0) payload.scope = claims.scope.join(' ');
+  payload.org_id = claims.orgId;
+  if (claims.authorizationDetails) payload.authorization_details = claims.authorizationDetails;
   const token = await new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
     .setIssuer(claims.issuer)

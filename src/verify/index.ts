@@ -6,6 +6,8 @@
 export { createVerifier, DEFAULT_ALGORITHMS } from './verifier';
 export type { VerifiableRequest, Verifier, VerifierOptions, VerifyOptions } from './verifier';
 export type { AuthorizationDetail, VerifiedToken } from './claims';
+export { can } from './can';
+export type { PermissionContext } from './can';
 export { errorResponse, TokenVerificationError, wwwAuthenticate } from './errors';
 export type { AuthScheme, ChallengeOptions, ErrorResponse, TokenErrorCode } from './errors';
 export { accessTokenHash, DPOP_PROOF_ALGS, MemoryReplayCache } from './dpop-proof';

@@ -41,7 +41,14 @@ const Area = (props: { name: keyof AccountFormValues; label: string; hint?: stri
   </div>
 );
 
-export const AccountFields = (props: { values: AccountFormValues; errors: FormErrors; defaultRateLimit: number; readonly?: boolean }) => {
+export const AccountFields = (props: {
+  values: AccountFormValues;
+  errors: FormErrors;
+  defaultRateLimit: number;
+  readonly?: boolean;
+  /** Creating, as a platform admin: the organization may be chosen. */
+  chooseOrg?: boolean;
+}) => {
   const common = { values: props.values, errors: props.errors, readonly: props.readonly };
   return (
     <div class="form-grid">
@@ -50,6 +57,8 @@ export const AccountFields = (props: { values: AccountFormValues; errors: FormEr
         <Area name="description" label="Description" {...common} />
         <Text name="scopes" label="Scopes" hint="(separated by spaces)" {...common} />
         <Text name="audiences" label="Audiences" hint="(separated by spaces; the first is the default)" {...common} />
+        <Text name="roles" label="Roles" hint="(separated by spaces: built-in or of the organization)" {...common} />
+        {props.chooseOrg ? <Text name="org_id" label="Organization" hint="(empty: yours; fixed once created)" {...common} /> : null}
       </div>
       <div>
         <Text name="rate_limit_per_minute" label="Limit per minute" hint={`(empty: the default, ${props.defaultRateLimit})`} {...common} />

@@ -47,9 +47,17 @@ export const AccountPage = (props: AccountPageProps) => {
               Copy
             </button>
           </dd>
+          <dt>Organization</dt>
+          <dd>
+            <code>{account.orgId}</code>
+          </dd>
           <dt>Scopes</dt>
           <dd>
             <List items={account.scopes} />
+          </dd>
+          <dt>Roles</dt>
+          <dd>
+            <List items={account.roles} />
           </dd>
           <dt>Audiences</dt>
           <dd>
@@ -218,6 +226,49 @@ export const AccountPage = (props: AccountPageProps) => {
               ))}
             </tbody>
           </table>
+        </>
+      ) : null}
+
+      {account.permissions.length > 0 ? (
+        <>
+          <h2>Permissions</h2>
+          <table>
+            <thead>
+              <tr>
+                <th>Resource type</th>
+                <th>Resource</th>
+                <th>Action</th>
+                <th>Limited to</th>
+              </tr>
+            </thead>
+            <tbody>
+              {account.permissions.map((p) => (
+                <tr>
+                  <td>
+                    <code>{p.resource_type}</code>
+                  </td>
+                  <td>
+                    <code>{p.resource_key}</code>
+                  </td>
+                  <td>
+                    <code>{p.action}</code>
+                  </td>
+                  <td>
+                    {p.limiter ? (
+                      p.limiter.map((alternative) => (
+                        <div>
+                          <code>{Object.entries(alternative).map(([k, v]) => `${k}=${v}`).join(', ')}</code>
+                        </div>
+                      ))
+                    ) : (
+                      <span class="muted">everything</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p class="muted">Managed through the admin API (/admin/v1/service-accounts/{account.id}/permissions).</p>
         </>
       ) : null}
 

@@ -86,7 +86,7 @@ export const AccountListPage = (props: ListPageProps) => (
             <th>Name</th>
             <th>Client ID</th>
             <th>Secrets</th>
-            <th>Scopes</th>
+            <th>Scopes and roles</th>
             <th>Limit / min</th>
             <th>Status</th>
             <th>Last used</th>
@@ -115,6 +115,11 @@ export const AccountListPage = (props: ListPageProps) => (
               </td>
               <td>
                 <List items={account.scopes} />
+                {account.roles.length > 0 ? (
+                  <div>
+                    roles: <List items={account.roles} />
+                  </div>
+                ) : null}
               </td>
               <td>
                 {account.rateLimitPerMinute ?? <span class="muted">{props.defaultRateLimit} (default)</span>}
@@ -142,7 +147,7 @@ export const NewAccountPage = (props: { viewer: Viewer; values: AccountFormValue
     <h1>Create service account</h1>
     <ErrorBox text={props.error} />
     <PostForm action="/console/accounts" csrf={props.viewer.csrf} class="card">
-      <AccountFields values={props.values} errors={props.errors} defaultRateLimit={props.defaultRateLimit} />
+      <AccountFields values={props.values} errors={props.errors} defaultRateLimit={props.defaultRateLimit} chooseOrg={props.viewer.platformWide} />
       <div class="actions">
         <button type="submit">Create</button>
         <a href="/console/accounts" class="button secondary">

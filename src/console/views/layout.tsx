@@ -7,6 +7,9 @@ export type Section = 'accounts' | 'audit' | 'keys';
 /** Who is signed in, as the pages need it. */
 export interface Viewer {
   clientId: string;
+  /** The admin's organization, and whether it administers every organization. */
+  orgId: string;
+  platformWide: boolean;
   csrf: string;
   can: { read: boolean; create: boolean; update: boolean; delete: boolean };
 }
