@@ -3,9 +3,9 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import { ADMIN_SCOPES } from '../accounts/admin-scopes';
 import { getPermission, listPermissions } from '../accounts/permissions';
-import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
-import { adminActions, type AdminActionsDeps } from './admin-actions';
+import { actionsOfRequest } from './acting-admin';
+import type { AdminActionsDeps } from './admin-actions';
 import type { AdminEnv } from './admin-auth';
 import { jsonBody, ownBody } from './json-body';
 import {
@@ -117,10 +117,7 @@ export function permissionRoutes(deps: PermissionRoutesDeps): OpenAPIHono<AdminE
   const app = new OpenAPIHono<AdminEnv>({
     defaultHook: (result) => (result.success ? undefined : problemResponse(fromZod(result.error))),
   });
-  const act = (c: Context<AdminEnv>) => {
-    const source = requestSource(c, deps.trustedProxies);
-    return adminActions(deps, { clientId: c.get('admin').clientId, sourceIp: source.ip, userAgent: source.userAgent });
-  };
+  const act = (c: Context<AdminEnv>) => actionsOfRequest(c, deps);
 
   app.openapi(ownBody(app, operations.create), async (c) => {
     const input = await jsonBody(c, createPermissionSchema);

@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { ADMIN_SCOPES } from '../accounts/admin-scopes';
 import { NotFoundError } from '../accounts/errors';
 import { getRole, listRoles } from '../accounts/role-store';
-import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
-import { adminActions, type AdminActionsDeps } from './admin-actions';
+import { actionsOfRequest } from './acting-admin';
+import type { AdminActionsDeps } from './admin-actions';
 import type { AdminEnv, AdminPrincipal } from './admin-auth';
 import { jsonBody, ownBody } from './json-body';
 import {
@@ -120,10 +120,7 @@ export function roleRoutes(deps: RoleRoutesDeps): OpenAPIHono<AdminEnv> {
   const app = new OpenAPIHono<AdminEnv>({
     defaultHook: (result) => (result.success ? undefined : problemResponse(fromZod(result.error))),
   });
-  const act = (c: Context<AdminEnv>) => {
-    const source = requestSource(c, deps.trustedProxies);
-    return adminActions(deps, { clientId: c.get('admin').clientId, sourceIp: source.ip, userAgent: source.userAgent });
-  };
+  const act = (c: Context<AdminEnv>) => actionsOfRequest(c, deps);
 
   app.openapi(ownBody(app, operations.create), async (c) => {
     const input = await jsonBody(c, createRoleSchema);

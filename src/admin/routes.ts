@@ -8,10 +8,9 @@ import { isUuid } from '../accounts/errors';
 import { listAllSecrets, listSecrets } from '../accounts/secrets';
 import { listAuditEvents } from '../audit/audit-events';
 import type { AuditLog } from '../audit/audit-log';
-import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
 import { checkAssignableRoles } from '../accounts/roles';
-import { adminActions } from './admin-actions';
+import { actionsOfRequest } from './acting-admin';
 import { asksForOtherOrg, orgFilterOf, orgForNewAccount, orgOfAccount, requireAccountInScope } from './org-scope';
 import { adminAuth, type AdminAuthDeps, type AdminEnv } from './admin-auth';
 import { jsonBody, ownBody } from './json-body';
@@ -58,10 +57,7 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   }
 
   /** Every change lands in the audit trail, written before the admin is answered (admin-actions.ts). */
-  const act = (c: Context<AdminEnv>) => {
-    const source = requestSource(c, deps.trustedProxies);
-    return adminActions(deps, { clientId: c.get('admin').clientId, sourceIp: source.ip, userAgent: source.userAgent });
-  };
+  const act = (c: Context<AdminEnv>) => actionsOfRequest(c, deps);
 
   const auditPage = async (c: Context<AdminEnv>, query: z.infer<typeof auditEventsQuery>) => {
     // Read-your-writes on this instance: what it has buffered is written before the query.

@@ -2,10 +2,9 @@ import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { AdminScope } from '../accounts/admin-scopes';
 import { InvalidFieldsError } from '../accounts/errors';
-import { adminActions } from '../admin/admin-actions';
+import { actionsOfRequest } from '../admin/acting-admin';
 import type { AdminPrincipal } from '../admin/admin-auth';
 import type { AuditLog } from '../audit/audit-log';
-import { requestSource } from '../http/request-source';
 import type { IpRangeList } from '../limits/ip-ranges';
 import type { SigningAlg } from '../tokens/signing-algs';
 import type { ConsoleSessionDeps } from './session';
@@ -55,10 +54,7 @@ export function need(c: Context<ConsoleEnv>, scope: AdminScope): void {
 }
 
 /** The admin's changes, audited with the admin as actor (the same functions as the REST API's). */
-export function actionsOf(c: Context<ConsoleEnv>, deps: ConsoleDeps) {
-  const source = requestSource(c, deps.trustedProxies);
-  return adminActions(deps, { clientId: c.get('admin').clientId, sourceIp: source.ip, userAgent: source.userAgent });
-}
+export const actionsOf = (c: Context<ConsoleEnv>, deps: ConsoleDeps) => actionsOfRequest(c, deps);
 
 export type FormBody = Record<string, string | File>;
 
