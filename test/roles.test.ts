@@ -1,6 +1,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_ADMIN_SCOPES } from '../src/accounts/admin-scopes';
+import { ROLE_CHANGES } from '../src/accounts/role-directory';
 import { DATABASE_KINDS } from './support/database';
 import { startTestService, startTwoInstances, uniqueName, type HttpResult, type TestService } from './support/service';
 
@@ -246,6 +247,22 @@ describe.each(DATABASE_KINDS)('roles across two instances (%s)', (kind) => {
   });
   afterAll(() => pair?.close());
 
+  /**
+   * Resolves once instance b's LISTEN connection has delivered the next role change. The admin call returns
+   * once a (the changing instance) has received its own copy of the notification; PostgreSQL sends b's at the
+   * same moment, but a loaded machine may schedule b's listener backend a few milliseconds later. From the
+   * moment b has it, its very next token must show the change: that is what is tested.
+   */
+  const bHearsOfRoleChange = () =>
+    new Promise<void>((resolve) => b.service.accounts.credentials.onInvalidate((id) => (!id || id === ROLE_CHANGES) && resolve()));
+  const throughA = async (method: string, path: string, body?: unknown) => {
+    const heard = bHearsOfRoleChange();
+    const res = await a.admin(method, path, body);
+    expect(res.status, res.text).toBeLessThan(300);
+    await heard;
+    return res;
+  };
+
   it('a role changed through one instance changes the very next token on the other', async () => {
     const name = roleName();
     expect((await a.admin('POST', '/roles', { name, scopes: ['fleet:read'] })).status).toBe(201);
@@ -255,17 +272,17 @@ describe.each(DATABASE_KINDS)('roles across two instances (%s)', (kind) => {
     expect(scopesOf(await b.token(grant, creds))).toEqual(['fleet:read', 'own:scope']);
     expect(scopesOf(await b.token(grant, creds))).toEqual(['fleet:read', 'own:scope']);
 
-    expect((await a.admin('PATCH', `/roles/${name}`, { scopes: ['fleet:read', 'fleet:write'] })).status).toBe(200);
+    await throughA('PATCH', `/roles/${name}`, { scopes: ['fleet:read', 'fleet:write'] });
     expect(scopesOf(await b.token(grant, creds))).toEqual(['fleet:read', 'fleet:write', 'own:scope']);
     expect(scopesOf(await b.token({ ...grant, scope: 'fleet:write' }, creds))).toEqual(['fleet:write']);
 
-    expect((await a.admin('PATCH', `/roles/${name}`, { scopes: [] })).status).toBe(200);
+    await throughA('PATCH', `/roles/${name}`, { scopes: [] });
     expect(scopesOf(await b.token(grant, creds))).toEqual(['own:scope']);
     expect((await b.token({ ...grant, scope: 'fleet:read' }, creds)).status).toBe(400);
 
-    expect((await a.admin('PATCH', `/roles/${name}`, { scopes: ['fleet:admin'] })).status).toBe(200);
+    await throughA('PATCH', `/roles/${name}`, { scopes: ['fleet:admin'] });
     expect(scopesOf(await b.token(grant, creds))).toEqual(['fleet:admin', 'own:scope']);
-    expect((await a.admin('DELETE', `/roles/${name}?force=true`)).status).toBe(204);
+    await throughA('DELETE', `/roles/${name}?force=true`);
     expect(scopesOf(await b.token(grant, creds))).toEqual(['own:scope']);
     expect((await b.admin('GET', `/service-accounts/${account.id}`)).body.roles).toEqual([]);
   });
@@ -275,7 +292,7 @@ describe.each(DATABASE_KINDS)('roles across two instances (%s)', (kind) => {
     const creds = credsOf(account);
     expect(scopesOf(await b.token(grant, creds))).toEqual(['own:scope']);
     const name = roleName();
-    expect((await a.admin('POST', '/roles', { name, scopes: ['late:read'] })).status).toBe(201);
+    await throughA('POST', '/roles', { name, scopes: ['late:read'] });
     expect((await a.admin('PATCH', `/service-accounts/${account.id}`, { roles: [name] })).status).toBe(200);
     expect(scopesOf(await b.token(grant, creds))).toEqual(['late:read', 'own:scope']);
   });

@@ -4,7 +4,8 @@ import type { AccountsContext, Tx } from './context';
 /**
  * Runs a change to one account (or its secrets) in a transaction that also NOTIFYs every process sharing
  * the database, so caches everywhere drop that account if and only if the change commits. Resolves once
- * this process has received the notification back: by then PostgreSQL has dispatched it to every listener.
+ * this process has received the notification back; PostgreSQL signalled every listener at the same commit,
+ * so the other processes receive theirs at about the same moment (scheduling may delay one by milliseconds).
  */
 export async function changeAccount<T>(
   ctx: AccountsContext,

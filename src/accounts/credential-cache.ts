@@ -38,7 +38,8 @@ const ECHO_TIMEOUT_MS = 2000;
  * Every change to an account or its secrets sends a NOTIFY in the transaction that makes it (see
  * `announce`), so the notification exists if and only if the change committed. Each process drops that
  * account's entries when the notification arrives; the admin call returns once its own process has seen it,
- * i.e. once PostgreSQL has dispatched it to every listener. An epoch guards the race where a request read
+ * and PostgreSQL signalled every listener at the same commit (another process may take milliseconds more to
+ * read it when its host is overloaded). An epoch guards the race where a request read
  * the rows before a change and would cache them after it. If the LISTEN connection is re-established,
  * notifications may have been missed: everything is dropped. The TTL is only a safety net.
  *

@@ -39,8 +39,8 @@ interface OrgRoles {
  * resolve an account's roles. An organization's roles are read on first need and kept; every role change,
  * made by any process, announces ROLE_CHANGES in its transaction (role-store.ts) and every copy is marked out
  * of date on receipt, to be read again on next need. The change's admin call returns once its own process
- * has received the announcement, i.e. once PostgreSQL has dispatched it to every listener: the very next
- * token anywhere sees the change.
+ * has received the announcement; PostgreSQL signals every listener at the same commit, so every other
+ * process has it too, give or take milliseconds of scheduling, and its very next token sees the change.
  *
  * While the LISTEN connection is down, changes could go unseen, so roles are read from the database for each
  * token (as credentials are); when it is back, everything is marked out of date. If the database itself
