@@ -166,6 +166,8 @@ describe.each(DATABASE_KINDS)('organizations (%s)', (kind) => {
     expect((platform.body.items as any[]).some((e) => e.client_id === 'nobody-knows-me')).toBe(true);
     const other = await asAcme('GET', `/service-accounts/${globexAccount.id}/audit-events`);
     expect(other.status).toBe(404);
+    expect((await asAcme('GET', '/audit-events?org_id=globex')).body).toEqual({ items: [], next_cursor: null });
+    expect((await asAcme('GET', '/secrets?org_id=globex')).body).toEqual({ items: [], next_cursor: null });
   });
 
   it('a platform admin sees every organization and may pin a list to one', async () => {
@@ -175,6 +177,16 @@ describe.each(DATABASE_KINDS)('organizations (%s)', (kind) => {
     const globex = await h.admin('GET', '/service-accounts?org_id=globex&limit=100');
     expect(new Set((globex.body.items as any[]).map((a) => a.org_id))).toEqual(new Set(['globex']));
     expect((await h.admin('GET', `/service-accounts/${globexAccount.id}`)).status).toBe(200);
+    const events = await h.admin('GET', '/audit-events?org_id=globex&limit=100');
+    expect((events.body.items as any[]).length).toBeGreaterThan(0);
+    const globexIds = new Set((globex.body.items as any[]).map((a) => a.id));
+    const eventAccounts = (events.body.items as any[]).map((e) => e.service_account_id);
+    expect(eventAccounts).toContain(globexAccount.id);
+    expect(eventAccounts.every((id) => globexIds.has(id))).toBe(true);
+    const secrets = await h.admin('GET', '/secrets?org_id=globex&limit=100');
+    const secretAccounts = (secrets.body.items as any[]).map((x) => x.service_account.id);
+    expect(secretAccounts).toContain(globexAccount.id);
+    expect(secretAccounts.every((id) => globexIds.has(id))).toBe(true);
   });
 
   it('the web console applies the same boundaries', async () => {

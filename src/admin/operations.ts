@@ -21,6 +21,7 @@ import {
   createSecretSchema,
   keyPath,
   listAccountsQuery,
+  listAllSecretsQuery,
   listSecretsQuery,
   secretPath,
   updateKeySchema,
@@ -306,7 +307,7 @@ export function adminOperations(schemas: AccountSchemas) {
       tags: secrets,
       summary: 'Secrets of every account, soonest expiry first',
       description: 'For a rotation review, e.g. `?expiration=expiring_soon`.',
-      request: { query: listSecretsQuery },
+      request: { query: listAllSecretsQuery },
       responses: { 200: json(pageOf(SecretWithAccountSchema), 'A page of secrets.'), ...invalid, ...guarded },
     }),
     auditEvents: operation(ADMIN_SCOPES.read, {

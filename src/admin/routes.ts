@@ -62,8 +62,10 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   const auditPage = async (c: Context<AdminEnv>, query: z.infer<typeof auditEventsQuery>) => {
     // Read-your-writes on this instance: what it has buffered is written before the query.
     await deps.audit.flush();
+    const admin = c.get('admin');
+    if (asksForOtherOrg(admin, query.org_id)) return c.json({ items: [], next_cursor: null }, 200);
     const page = await listAuditEvents(ctx.db, {
-      orgId: orgFilterOf(c.get('admin')),
+      orgId: orgFilterOf(admin, query.org_id),
       limit: query.limit,
       cursor: query.cursor,
       accountId: query.service_account_id,
@@ -201,7 +203,10 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   });
 
   app.openapi(ops.listAllSecrets, async (c) => {
-    const page = await listAllSecrets(ctx, { ...c.req.valid('query'), orgId: orgFilterOf(c.get('admin')) });
+    const query = c.req.valid('query');
+    const admin = c.get('admin');
+    if (asksForOtherOrg(admin, query.org_id)) return c.json({ items: [], next_cursor: null }, 200);
+    const page = await listAllSecrets(ctx, { ...query, orgId: orgFilterOf(admin, query.org_id) });
     return c.json({ items: page.items.map((s) => secretWithAccountView(s, now())), next_cursor: page.nextCursor }, 200);
   });
 

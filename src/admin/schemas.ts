@@ -193,10 +193,15 @@ const expiration = (description: string) =>
       .meta({ description }),
   );
 
+/** Pins a list to one organization (a platform admin's choice; an organization's admin sees only its own). */
+const orgQuery = single(
+  orgId.optional().meta({ description: 'Only this organization (an admin of one organization sees only its own; another gives an empty list).' }),
+);
+
 export const listAccountsQuery = z.object({
   limit,
   cursor,
-  org_id: single(orgId.optional().meta({ description: 'Only this organization’s accounts (an admin of one organization sees only its own).' })),
+  org_id: orgQuery,
   status: single(z.enum(['active', 'disabled', 'revoked']).optional()),
   q: single(z.string().trim().max(200).optional().meta({ description: 'Text in the name or description (case-insensitive).' })),
   expiration: expiration('Accounts holding a secret that is valid, expired, or expiring within EXPIRING_SOON_DAYS.'),
@@ -213,9 +218,12 @@ export const listSecretsQuery = z.object({
   expiration: expiration('Secrets that are valid, expired, or expiring within EXPIRING_SOON_DAYS.'),
 });
 
+export const listAllSecretsQuery = listSecretsQuery.extend({ org_id: orgQuery });
+
 export const auditEventsQuery = z.object({
   limit,
   cursor,
+  org_id: orgQuery,
   service_account_id: single(
     z
       .uuid('must be a service account id')
