@@ -299,7 +299,10 @@ describe.each(DATABASE_KINDS)('hostile input over HTTP (%s)', (kind) => {
       )
       .map(([fields, values, asForm]) => {
         const entries = fields.map((f, i): [string, unknown] => [f.name, f.array ? [values[i]] : values[i]]);
-        return asForm ? new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)])).toString() : JSON.stringify(Object.fromEntries(entries));
+        // A form value is text: a non-string value is sent as its JSON (String() throws on an object whose
+        // toString is not a function, e.g. {"toString": 1}, which the generator can make).
+        const asText = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+        return asForm ? new URLSearchParams(entries.map(([k, v]): [string, string] => [k, asText(v)])).toString() : JSON.stringify(Object.fromEntries(entries));
       });
   const shapedQuery = (op: Operation) =>
     fc
