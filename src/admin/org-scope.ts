@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from 'hono';
 import { eq } from 'drizzle-orm';
 import type { AccountsContext } from '../accounts/context';
 import { NotFoundError, isUuid } from '../accounts/errors';
@@ -42,13 +43,24 @@ export async function requireAccountInScope(
   if (changing && isPlatformAdmin(row)) throw new Problem(403, 'Forbidden', 'only a platform admin may change an account holding platform-admin');
 }
 
-/** The organization of an account being created: the admin's own unless a platform admin names another. */
-export function orgForNewAccount(admin: AdminPrincipal, requested?: string): string {
-  if (requested === undefined) return admin.orgId;
-  if (requested !== admin.orgId && !admin.platformWide) {
-    throw new Problem(403, 'Forbidden', 'an admin of one organization creates accounts in it only (org_id)');
+/**
+ * Middleware for routes under an account (`:id`): requireAccountInScope, any method but GET and HEAD counting
+ * as a change. For the admin API and the web console alike.
+ */
+export function accountInScope<E extends { Variables: { admin: AdminPrincipal } }>(ctx: AccountsContext): MiddlewareHandler<E> {
+  return async (c, next) => {
+    const changing = c.req.method !== 'GET' && c.req.method !== 'HEAD';
+    await requireAccountInScope(ctx, c.get('admin') as AdminPrincipal, c.req.param('id') ?? '', changing);
+    await next();
+  };
+}
+
+/** The organization of an account or role being created: the admin's own unless a platform admin names another. */
+export function orgForNew(admin: AdminPrincipal, requested: string | undefined, what: 'accounts' | 'roles'): string {
+  if (asksForOtherOrg(admin, requested)) {
+    throw new Problem(403, 'Forbidden', `an admin of one organization creates ${what} in it only (org_id)`);
   }
-  return requested;
+  return requested ?? admin.orgId;
 }
 
 /** The organization of an existing account the admin may see (for checks that depend on it). */

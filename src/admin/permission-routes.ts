@@ -27,7 +27,7 @@ import {
   permissionsPath,
   updatePermissionSchema,
 } from './permission-schemas';
-import { fromZod, problemResponse } from './problems';
+import { validationProblems } from './problems';
 
 export interface PermissionRoutesDeps extends AdminActionsDeps {
   trustedProxies: IpRangeList;
@@ -114,9 +114,7 @@ const operations = {
  */
 export function permissionRoutes(deps: PermissionRoutesDeps): OpenAPIHono<AdminEnv> {
   const ctx = deps.accounts;
-  const app = new OpenAPIHono<AdminEnv>({
-    defaultHook: (result) => (result.success ? undefined : problemResponse(fromZod(result.error))),
-  });
+  const app = new OpenAPIHono<AdminEnv>({ defaultHook: validationProblems });
   const act = (c: Context<AdminEnv>) => actionsOfRequest(c, deps);
 
   app.openapi(ownBody(app, operations.create), async (c) => {

@@ -45,6 +45,10 @@ export function toProblem(error: unknown): Problem | undefined {
   return undefined;
 }
 
+/** The admin routers' OpenAPIHono hook: a path or query that fails its schema is a 400 naming each field. */
+export const validationProblems = (result: { success: true } | { success: false; error: z.ZodError }) =>
+  result.success ? undefined : problemResponse(fromZod(result.error));
+
 export function problemResponse(problem: Problem): Response {
   const body = {
     type: 'about:blank',

@@ -9,6 +9,7 @@ import { actionsOfRequest } from './acting-admin';
 import type { AdminActionsDeps } from './admin-actions';
 import type { AdminEnv, AdminPrincipal } from './admin-auth';
 import { jsonBody, ownBody } from './json-body';
+import { asksForOtherOrg, orgForNew } from './org-scope';
 import {
   conflict,
   created,
@@ -21,7 +22,7 @@ import {
   notFound,
   operation,
 } from './operations';
-import { Problem, fromZod, problemResponse } from './problems';
+import { validationProblems } from './problems';
 import { RoleSchema, createRoleSchema, deleteRoleQuery, rolePath, roleQuery, roleView, updateRoleSchema } from './role-schemas';
 
 export interface RoleRoutesDeps extends AdminActionsDeps {
@@ -102,13 +103,11 @@ const operations = {
 
 /**
  * The organization a role request concerns: an organization's admin works in its own only (another one's
- * roles do not exist for it; creating there is forbidden); a platform admin in the one it names, by default
- * its own.
+ * roles do not exist for it); a platform admin in the one it names, by default its own.
  */
-function orgOf(admin: AdminPrincipal, requested: string | undefined, creating = false): string {
-  if (admin.platformWide || requested === undefined || requested === admin.orgId) return requested ?? admin.orgId;
-  if (creating) throw new Problem(403, 'Forbidden', 'an admin of one organization creates roles in it only (org_id)');
-  throw new NotFoundError('role');
+function orgOf(admin: AdminPrincipal, requested: string | undefined): string {
+  if (asksForOtherOrg(admin, requested)) throw new NotFoundError('role');
+  return requested ?? admin.orgId;
 }
 
 /**
@@ -117,14 +116,12 @@ function orgOf(admin: AdminPrincipal, requested: string | undefined, creating = 
  */
 export function roleRoutes(deps: RoleRoutesDeps): OpenAPIHono<AdminEnv> {
   const ctx = deps.accounts;
-  const app = new OpenAPIHono<AdminEnv>({
-    defaultHook: (result) => (result.success ? undefined : problemResponse(fromZod(result.error))),
-  });
+  const app = new OpenAPIHono<AdminEnv>({ defaultHook: validationProblems });
   const act = (c: Context<AdminEnv>) => actionsOfRequest(c, deps);
 
   app.openapi(ownBody(app, operations.create), async (c) => {
     const input = await jsonBody(c, createRoleSchema);
-    const orgId = orgOf(c.get('admin'), input.org_id, true);
+    const orgId = orgForNew(c.get('admin'), input.org_id, 'roles');
     const role = await act(c).createRole({ orgId, name: input.name, description: input.description, scopes: input.scopes });
     const query = orgId === c.get('admin').orgId ? '' : `?org_id=${orgId}`;
     return c.json(roleView(role), 201, { Location: `/admin/v1/roles/${encodeURIComponent(role.name)}${query}` });
@@ -134,7 +131,7 @@ export function roleRoutes(deps: RoleRoutesDeps): OpenAPIHono<AdminEnv> {
     const admin = c.get('admin');
     const requested = c.req.valid('query').org_id;
     // Another organization's roles do not exist for an organization's admin: not even the built-in ones.
-    if (!admin.platformWide && requested !== undefined && requested !== admin.orgId) return c.json({ items: [] }, 200);
+    if (asksForOtherOrg(admin, requested)) return c.json({ items: [] }, 200);
     return c.json({ items: (await listRoles(ctx, { orgId: orgOf(admin, requested) })).map(roleView) }, 200);
   });
 

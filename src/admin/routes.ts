@@ -1,5 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { bodyLimit } from '../http/body-limit';
 import type { z } from 'zod';
 import { getAccount, listAccounts, type AccountWithSecrets } from '../accounts/accounts';
@@ -11,7 +11,7 @@ import type { AuditLog } from '../audit/audit-log';
 import type { IpRangeList } from '../limits/ip-ranges';
 import { checkAssignableRoles } from '../accounts/roles';
 import { actionsOfRequest } from './acting-admin';
-import { asksForOtherOrg, orgFilterOf, orgForNewAccount, orgOfAccount, requireAccountInScope } from './org-scope';
+import { accountInScope, asksForOtherOrg, orgFilterOf, orgForNew, orgOfAccount } from './org-scope';
 import { adminAuth, type AdminAuthDeps, type AdminEnv } from './admin-auth';
 import { jsonBody, ownBody } from './json-body';
 import { adminOperations, adminSecuritySchemes } from './operations';
@@ -19,7 +19,7 @@ import { accountView, auditEventView, clientKeyView, newSecretView, secretView, 
 import { refuseNulInQuery } from './nul-input';
 import { permissionRoutes } from './permission-routes';
 import { roleRoutes } from './role-routes';
-import { Problem, fromZod, problemResponse, toProblem } from './problems';
+import { Problem, problemResponse, toProblem, validationProblems } from './problems';
 import {
   accountFieldsOf,
   accountSchemas,
@@ -49,9 +49,7 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   const ops = adminOperations(schemas);
   const now = () => ctx.clock();
   const view = (a: AccountWithSecrets) => accountView(a, now(), deps.defaultRateLimitPerMinute);
-  const app = new OpenAPIHono<AdminEnv>({
-    defaultHook: (result) => (result.success ? undefined : problemResponse(fromZod(result.error))),
-  });
+  const app = new OpenAPIHono<AdminEnv>({ defaultHook: validationProblems });
   for (const [name, scheme] of Object.entries(adminSecuritySchemes(deps.adminAudience))) {
     app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
   }
@@ -93,17 +91,14 @@ export function adminRoutes(deps: AdminRoutesDeps): OpenAPIHono<AdminEnv> {
   app.use('*', refuseNulInQuery);
   app.route('/roles', roleRoutes(deps));
   // Another organization's account does not exist for an organization's admin (org-scope.ts).
-  const inScope: MiddlewareHandler<AdminEnv> = async (c, next) => {
-    await requireAccountInScope(ctx, c.get('admin'), c.req.param('id') ?? '', c.req.method !== 'GET' && c.req.method !== 'HEAD');
-    await next();
-  };
+  const inScope = accountInScope<AdminEnv>(ctx);
   app.use('/service-accounts/:id', inScope);
   app.use('/service-accounts/:id/*', inScope);
 
   app.openapi(ownBody(app, ops.createAccount), async (c) => {
     const input = await jsonBody(c, schemas.create);
     const admin = c.get('admin');
-    const orgId = orgForNewAccount(admin, input.org_id);
+    const orgId = orgForNew(admin, input.org_id, 'accounts');
     if (input.roles) await checkAssignableRoles(ctx, orgId, input.roles, admin.platformWide);
     const created = await act(c).createAccount({ ...accountFieldsOf(input), name: input.name, orgId }, { ...input, org_id: orgId });
     const { account } = created;

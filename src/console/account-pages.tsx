@@ -1,8 +1,8 @@
-import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { Context, Hono } from 'hono';
 import { getAccount, listAccounts } from '../accounts/accounts';
 import { ADMIN_SCOPES } from '../accounts/admin-scopes';
 import { checkAssignableRoles } from '../accounts/roles';
-import { orgFilterOf, orgForNewAccount, orgOfAccount, requireAccountInScope } from '../admin/org-scope';
+import { accountInScope, orgFilterOf, orgForNew, orgOfAccount } from '../admin/org-scope';
 import { listClientKeys } from '../accounts/client-keys';
 import { ConflictError, InvalidFieldsError } from '../accounts/errors';
 import { accountFieldsOf, accountSchemas, createSecretSchema, listAccountsQuery } from '../admin/schemas';
@@ -21,10 +21,7 @@ export function accountPages(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   const act = (c: Context<ConsoleEnv>) => actionsOf(c, deps);
 
   // Another organization's account does not exist for an organization's admin (admin/org-scope.ts).
-  const inScope: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
-    await requireAccountInScope(ctx, c.get('admin'), c.req.param('id') ?? '', c.req.method === 'POST');
-    await next();
-  };
+  const inScope = accountInScope<ConsoleEnv>(ctx);
   app.use('/accounts/:id', inScope);
   app.use('/accounts/:id/*', inScope);
 
@@ -71,7 +68,7 @@ export function accountPages(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     if (!parsed.ok) return c.html(page(parsed.errors, 'Some fields are invalid.'), 400);
     try {
       const admin = c.get('admin');
-      const orgId = orgForNewAccount(admin, parsed.body.org_id);
+      const orgId = orgForNew(admin, parsed.body.org_id, 'accounts');
       if (parsed.body.roles) await checkAssignableRoles(ctx, orgId, parsed.body.roles, admin.platformWide);
       const created = await act(c).createAccount({ ...accountFieldsOf(parsed.body), name: parsed.body.name, orgId }, { ...parsed.body, org_id: orgId });
       if (!created.secret) return c.redirect(`/console/accounts/${created.account.id}`, 303);

@@ -3,7 +3,7 @@ import type { AccountFormValues, FormErrors } from '../account-form';
 import { secretBadge } from './secret-badge';
 import { AccountFields } from './account-fields';
 import { Layout, type Viewer } from './layout';
-import { Badge, ErrorBox, List, Notice, PostForm, When } from './parts';
+import { Badge, ErrorBox, List, Notice, PostForm, queryOf, When } from './parts';
 
 export interface AccountFilters {
   q: string;
@@ -36,14 +36,6 @@ const Select = (props: { name: string; label: string; value: string; options: [s
     </select>
   </div>
 );
-
-const query = (filters: AccountFilters, cursor?: string) => {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(filters)) if (v) params.set(k, v);
-  if (cursor) params.set('cursor', cursor);
-  const text = params.toString();
-  return text ? `?${text}` : '';
-};
 
 export const AccountListPage = (props: ListPageProps) => (
   <Layout title="Service accounts" viewer={props.viewer} section="accounts">
@@ -136,8 +128,8 @@ export const AccountListPage = (props: ListPageProps) => (
       </table>
     )}
     <nav class="pager" aria-label="Pages">
-      {props.isFirstPage ? null : <a href={`/console/accounts${query(props.filters)}`}>First page</a>}
-      {props.nextCursor ? <a href={`/console/accounts${query(props.filters, props.nextCursor)}`}>Next page</a> : null}
+      {props.isFirstPage ? null : <a href={`/console/accounts${queryOf(props.filters)}`}>First page</a>}
+      {props.nextCursor ? <a href={`/console/accounts${queryOf(props.filters, props.nextCursor)}`}>Next page</a> : null}
     </nav>
   </Layout>
 );
@@ -156,6 +148,19 @@ export const NewAccountPage = (props: { viewer: Viewer; values: AccountFormValue
       </div>
     </PostForm>
   </Layout>
+);
+
+/** A value with a copy button (shown by the script). */
+const CopyBox = (props: { id: string; label: string; value: string; secondary?: boolean }) => (
+  <>
+    <label for={props.id}>{props.label}</label>
+    <div class="secret-box">
+      <code id={props.id}>{props.value}</code>
+      <button type="button" class={props.secondary ? 'small secondary' : 'small'} data-copy={`#${props.id}`} hidden>
+        Copy
+      </button>
+    </div>
+  </>
 );
 
 /**
@@ -181,20 +186,8 @@ export const SecretShownPage = (props: {
       </p>
       <label>Service account</label>
       <p>{props.accountName}</p>
-      <label for="new-client-id">Client ID</label>
-      <div class="secret-box">
-        <code id="new-client-id">{props.clientId}</code>
-        <button type="button" class="small secondary" data-copy="#new-client-id" hidden>
-          Copy
-        </button>
-      </div>
-      <label for="new-secret">Client secret</label>
-      <div class="secret-box">
-        <code id="new-secret">{props.secret}</code>
-        <button type="button" class="small" data-copy="#new-secret" hidden>
-          Copy
-        </button>
-      </div>
+      <CopyBox id="new-client-id" label="Client ID" value={props.clientId} secondary />
+      <CopyBox id="new-secret" label="Client secret" value={props.secret} />
       <p class="muted">
         Prefix <code>{props.prefix}</code>, expires <When at={props.expiresAt} />.
       </p>

@@ -1,6 +1,6 @@
 import type { AuditEventRow } from '../../db/schema';
 import { Layout, type Viewer } from './layout';
-import { Badge, ErrorBox, When } from './parts';
+import { Badge, ErrorBox, queryOf, When } from './parts';
 
 export const AuditTable = (props: { events: AuditEventRow[]; showAccount: boolean }) =>
   props.events.length === 0 ? (
@@ -61,14 +61,6 @@ export interface AuditFilters {
   to: string;
 }
 
-const query = (filters: AuditFilters, cursor?: string) => {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(filters)) if (v) params.set(k, v);
-  if (cursor) params.set('cursor', cursor);
-  const text = params.toString();
-  return text ? `?${text}` : '';
-};
-
 export const AuditPage = (props: {
   viewer: Viewer;
   events: AuditEventRow[];
@@ -119,8 +111,8 @@ export const AuditPage = (props: {
     <p class="muted">Newest first.</p>
     <AuditTable events={props.events} showAccount />
     <nav class="pager" aria-label="Pages">
-      {props.isFirstPage ? null : <a href={`/console/audit${query(props.filters)}`}>Newest</a>}
-      {props.nextCursor ? <a href={`/console/audit${query(props.filters, props.nextCursor)}`}>Older</a> : null}
+      {props.isFirstPage ? null : <a href={`/console/audit${queryOf(props.filters)}`}>Newest</a>}
+      {props.nextCursor ? <a href={`/console/audit${queryOf(props.filters, props.nextCursor)}`}>Older</a> : null}
     </nav>
   </Layout>
 );

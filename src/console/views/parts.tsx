@@ -12,6 +12,15 @@ export const PostForm = (props: { action: string; csrf: string; class?: string; 
   </form>
 );
 
+/** A list page's query string: its filters that are set, and the cursor of the page asked for. */
+export function queryOf(filters: object, cursor?: string): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(filters)) if (value) params.set(name, String(value));
+  if (cursor) params.set('cursor', cursor);
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
 export type BadgeKind = 'active' | 'disabled' | 'revoked' | 'expired' | 'expiring' | 'success' | 'failure' | 'next' | 'retired';
 
 export const Badge = (props: { kind: BadgeKind; label?: string }) => (
