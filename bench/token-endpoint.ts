@@ -2,7 +2,7 @@
  * `npm run bench`: load on POST /oauth/token, reported as RATIOS against baselines measured in the same run,
  * plus the service's memory with many accounts and the admin list pages on a large database.
  *
- *   floor          bench/floor-server.ts: node:http + URLSearchParams + jose signing the same claims; no client
+ *   floor          bench/floor-server.ts: node:http + URLSearchParams + our signing code on the same claims; no client
  *                  authentication, no database, no framework. What signing a token costs on this machine.
  *   oidc-provider  bench/peer-server.ts: panva's oidc-provider, client_credentials + client_secret_basic + RFC 8707
  *                  resource, JWT access tokens with the same alg. What a mature server spends on the same job.

@@ -114,7 +114,7 @@ export async function openService(config: Config, options: ServiceOptions = {}):
     });
     logger.info({ client_id: result.clientId, created: result.created }, 'bootstrap admin');
   }
-  const audit = new AuditLog(database.db, logger);
+  const audit = new AuditLog(database.db, logger, database.copyFrom ? { copyFrom: database.copyFrom } : {});
   const lastUsed = new LastUsedTracker(database.db, logger);
   const rateLimiter = new AccountRateLimiter(config.rateLimitStore, database.db, clock);
   const bruteForce = new BruteForceGuard(config.rateLimitStore, database.db, clock, config.bruteForce);

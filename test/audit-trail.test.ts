@@ -143,6 +143,27 @@ describe.each(DATABASE_KINDS)('audit trail (%s)', (kind) => {
       await eventOf('token.issued', after.userAgent);
     });
 
+    it('quotes, commas, backslashes and line breaks are recorded exactly as sent (none of them splits or shifts a field)', async () => {
+      const { creds } = await newAccount();
+      const userAgent = `audit-test/${randomBytes(6).toString('hex')} "quoted", a\\b,,""`;
+      const scope = 'orders:read "x",\n\\N,\r\n""';
+      const res = await h.fetch('/oauth/token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': userAgent, authorization: basicAuth(creds.id, creds.secret) },
+        body: new URLSearchParams({ ...grant, scope, audience: API }).toString(),
+      });
+      expect(res.status, res.text).toBe(400);
+      await h.service.flush();
+
+      expect(await eventOf('token.denied', userAgent)).toMatchObject({
+        client_id: creds.id,
+        user_agent: userAgent,
+        reason: 'invalid_scope',
+        http_status: 400,
+        details: { scope, audience: API },
+      });
+    });
+
     /** A fresh account after one admin change (a path under the account), presented with its own secret. */
     const afterAdmin = (method: string, under: (account: any) => string, body?: unknown) => async () => {
       const { account, creds } = await newAccount();

@@ -27,6 +27,12 @@ export interface DatabaseHandle {
    * it at start and hourly).
    */
   refreshStatistics(): Promise<void>;
+  /**
+   * PGlite only: runs `COPY … FROM '/dev/blob'` with `csv` as the data. Bulk inserts through COPY cost our
+   * thread about a third less than an INSERT … SELECT over a JSON parameter, and on PGlite every row
+   * inserted is our own thread's time. (On PostgreSQL that time is the server's; there is no need.)
+   */
+  copyFrom?(copySql: string, csv: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,9 @@ async function connectPglite(dataDir: string): Promise<DatabaseHandle> {
     },
     async refreshStatistics() {
       await client.exec('analyze');
+    },
+    async copyFrom(copySql, csv) {
+      await client.query(copySql, [], { blob: new Blob([csv]) });
     },
     async close() {
       try {

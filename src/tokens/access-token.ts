@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { signJws } from './jwt-sign';
 import type { SigningKey } from './key-store';
 
 export interface AccessTokenClaims {
@@ -34,14 +34,12 @@ export async function signAccessToken(key: SigningKey, claims: AccessTokenClaims
   if (claims.scope.length > 0) payload.scope = claims.scope.join(' ');
   payload.org_id = claims.orgId;
   if (claims.authorizationDetails) payload.authorization_details = claims.authorizationDetails;
-  const token = await new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid })
-    .setIssuer(claims.issuer)
-    .setSubject(claims.clientId)
-    .setAudience(claims.audience)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + claims.ttlSeconds)
-    .setJti(jti)
-    .sign(key.privateKey);
+  const exp = iat + claims.ttlSeconds;
+  const token = await signJws(
+    key.alg,
+    key.privateKey,
+    { typ: 'at+jwt', kid: key.kid },
+    { ...payload, iss: claims.issuer, sub: claims.clientId, aud: claims.audience, iat, exp, jti },
+  );
   return { token, expiresIn: claims.ttlSeconds, jti };
 }
