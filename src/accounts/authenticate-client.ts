@@ -1,8 +1,8 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { DatabaseUnavailable, isDatabaseUnavailable } from '../db/availability';
-import { clientSecrets, serviceAccounts, type ClientSecretRow, type ServiceAccountRow } from '../db/schema';
+import { clientSecrets, serviceAccounts } from '../db/schema';
 import type { AccountsContext } from './context';
-import { CredentialCache } from './credential-cache';
+import { CredentialCache, type AuthenticatedAccount, type VerifiedSecret } from './credential-cache';
 import { secretIdOf } from './secret-format';
 
 /** Why a client authentication failed. Clients only ever see `invalid_client`; the audit trail sees this. */
@@ -27,7 +27,7 @@ export interface Credential {
 }
 
 export type ClientAuthResult =
-  | { ok: true; account: ServiceAccountRow; credential: Credential }
+  | { ok: true; account: AuthenticatedAccount; credential: Credential }
   | {
       ok: false;
       reason: AuthFailureReason;
@@ -97,7 +97,7 @@ export async function authenticateClient(
 }
 
 /** The states of a genuine credential, most permanent first. */
-function judge(ctx: AccountsContext, account: ServiceAccountRow, secret: ClientSecretRow): ClientAuthResult {
+function judge(ctx: AccountsContext, account: AuthenticatedAccount, secret: VerifiedSecret): ClientAuthResult {
   const credential: Credential = { kind: 'secret', id: secret.id };
   const accountProblem = accountState(account);
   if (accountProblem === 'account_revoked') return failed(account, credential, accountProblem);
@@ -109,12 +109,12 @@ function judge(ctx: AccountsContext, account: ServiceAccountRow, secret: ClientS
 }
 
 /** Why an account may not authenticate at all, if it may not. */
-export function accountState(account: ServiceAccountRow): 'account_revoked' | 'account_disabled' | undefined {
+export function accountState(account: AuthenticatedAccount): 'account_revoked' | 'account_disabled' | undefined {
   if (account.status === 'revoked') return 'account_revoked';
   if (account.status === 'disabled') return 'account_disabled';
   return undefined;
 }
 
-export function failed(account: ServiceAccountRow, credential: Credential | undefined, reason: AuthFailureReason): ClientAuthResult {
+export function failed(account: AuthenticatedAccount, credential: Credential | undefined, reason: AuthFailureReason): ClientAuthResult {
   return { ok: false, reason, clientId: account.clientId, accountId: account.id, orgId: account.orgId, credential };
 }

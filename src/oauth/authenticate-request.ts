@@ -1,6 +1,6 @@
 import { authenticateClient, type AuthFailureReason, type Credential } from '../accounts/authenticate-client';
 import type { AccountsContext } from '../accounts/context';
-import type { ServiceAccountRow } from '../db/schema';
+import type { AuthenticatedAccount } from '../accounts/credential-cache';
 import type { BruteForceGuard } from '../limits/brute-force';
 import { addressAllowed } from '../limits/ip-ranges';
 import { authenticateAssertion, type AssertionSettings } from './client-assertion';
@@ -36,7 +36,7 @@ export interface Trail {
 }
 
 export interface AuthenticatedClient {
-  account: ServiceAccountRow;
+  account: AuthenticatedAccount;
   credential: Credential;
   method: ClientAuthMethod;
 }

@@ -1,5 +1,6 @@
 import { MAX_PERMISSIONS, WILDCARD, permissionFields, type Limiter } from '../accounts/permissions';
-import type { ServiceAccountRow, StoredPermission } from '../db/schema';
+import type { AuthenticatedAccount } from '../accounts/credential-cache';
+import type { StoredPermission } from '../db/schema';
 import { InvalidAuthorizationDetails, InvalidRequest } from './errors';
 import type { TokenParams } from './token-request';
 
@@ -21,7 +22,7 @@ const MAX_ACTIONS = 20;
  * which must be covered by the permissions (else invalid_authorization_details). Undefined: none (the claim is
  * left out). A requested entry without `identifier` or `actions` asks for every one (`*`).
  */
-export function authorizationDetailsFor(account: ServiceAccountRow, params: TokenParams): TokenAuthorizationDetail[] | undefined {
+export function authorizationDetailsFor(account: AuthenticatedAccount, params: TokenParams): TokenAuthorizationDetail[] | undefined {
   const raw = params.get('authorization_details');
   if (raw === undefined) return account.permissions.length === 0 ? undefined : account.permissions.map(entryOf);
   const requested = parseRequested(raw);

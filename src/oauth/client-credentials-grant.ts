@@ -1,4 +1,4 @@
-import type { ServiceAccountRow } from '../db/schema';
+import type { AuthenticatedAccount } from '../accounts/credential-cache';
 import { InvalidRequest, InvalidScope, InvalidTarget } from './errors';
 import type { TokenParams } from './token-request';
 
@@ -19,7 +19,7 @@ export interface GrantSettings {
  * of its roles, `roleScopes` (absent: all of them). `audience` (one value) or `resource` (RFC 8707, one or more absolute URIs) must name
  * audiences the account holds (absent: its first audience, else the configured default).
  */
-export function grantFor(account: ServiceAccountRow, params: TokenParams, settings: GrantSettings, roleScopes: string[] = []): Grant {
+export function grantFor(account: AuthenticatedAccount, params: TokenParams, settings: GrantSettings, roleScopes: string[] = []): Grant {
   const allowed = roleScopes.length === 0 ? account.scopes : [...new Set([...account.scopes, ...roleScopes])];
   return { scope: grantedScopes(allowed, params.get('scope')), audience: grantedAudience(account, params, settings) };
 }
@@ -36,7 +36,7 @@ function grantedScopes(allowedScopes: string[], requested: string | undefined): 
   return [...new Set(tokens)];
 }
 
-function grantedAudience(account: ServiceAccountRow, params: TokenParams, settings: GrantSettings): string | string[] {
+function grantedAudience(account: AuthenticatedAccount, params: TokenParams, settings: GrantSettings): string | string[] {
   const audience = params.get('audience');
   const resources = params.all('resource');
   if (audience !== undefined && resources.length > 0) {
