@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { copyFile, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { connectDatabase } from '../src/db/connect';
 import { rotateKey } from '../src/tokens/key-rotation';
 import { KeyStore } from '../src/tokens/key-store';
 import { keyStatuses, nextChangeAfter, signingStatus, type KeyTimes } from '../src/tokens/key-schedule';
+import { buildCli, runProcess, type CliBundle, type CliResult } from './support/cli-process';
 import { DATABASE_KINDS } from './support/database';
 import { freePort, startTestService, TestClock, type TestService } from './support/service';
 
@@ -89,17 +90,16 @@ async function eventually<T>(probe: () => Promise<T | undefined | false>, what: 
   }
 }
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+/** The CLI bundled once (as `npm run build` does), run as `node <bundle>`: tsx would transpile it again per run. */
+let bundle: CliBundle | undefined;
+beforeAll(async () => {
+  bundle = await buildCli();
+});
+afterAll(() => bundle?.dispose());
+
 /** `npm run cli -- ...` as a process; never throws on a non-zero exit. */
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      TSX,
-      ['src/cli/main.ts', ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function cli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runProcess(bundle!.command, args, env, { timeout: 60_000 });
 }
 const cliEnv = (h: TestService) => ({ KEYS_DIR: h.config.keysDir, ...ENV });
 const pkcs8 = (key: KeyObject) => key.export({ format: 'pem', type: 'pkcs8' }).toString();
