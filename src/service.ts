@@ -191,6 +191,7 @@ export async function openService(config: Config, options: ServiceOptions = {}):
       keyWatch.close();
       health.startDraining();
       if (server) await drain(server, { timeoutMs, idleGraceMs }, logger);
+      audit.stopPacing();
       await flush().catch(logFailure('final flush'));
       await credentials.detach().catch(logFailure('unlisten'));
       if (!options.database) await database.close();

@@ -52,6 +52,8 @@ export class AuditLog {
   private dropped = 0;
   private readonly maxBuffered: number;
   private readonly copyFrom: DatabaseHandle['copyFrom'];
+  /** Rest between batches (PGlite only); off once the service stops taking requests. */
+  private paced: boolean;
 
   constructor(
     private readonly db: Database,
@@ -60,6 +62,15 @@ export class AuditLog {
   ) {
     this.maxBuffered = options.maxBuffered ?? 100_000;
     this.copyFrom = options.copyFrom;
+    this.paced = options.copyFrom !== undefined;
+  }
+
+  /**
+   * No more requests to protect (shutdown): write the rest, and whatever flush is running, at full speed,
+   * so the final flush fits in the shutdown deadline.
+   */
+  stopPacing(): void {
+    this.paced = false;
   }
 
   record(event: AuditEvent): void {
@@ -105,7 +116,7 @@ export class AuditLog {
       this.buffer.splice(0, batch.length);
       left -= batch.length;
       if (left > 0 && this.buffer.length > 0) {
-        if (this.copyFrom) await sleep(Math.ceil(performance.now() - started));
+        if (this.paced) await sleep(Math.ceil(performance.now() - started));
         else await nextTurn();
       }
     }
