@@ -24,7 +24,7 @@ export interface AuditEvent {
   details?: Record<string, unknown> | undefined;
 }
 
-/** Rows per INSERT (or COPY). */
+/** Rows per INSERT (PostgreSQL: the work is the server's, not our thread's). */
 const BATCH_SIZE = 200;
 /**
  * With the database in our process (PGlite), a batch is a pause of the event loop: ~100 rows keep it to a
