@@ -24,20 +24,52 @@ function machineBusy(): number | undefined {
   }
 }
 
+/** One process from /proc/<pid>/stat: its group and CPU time in jiffies (all of its threads). */
+export interface ProcessCpu {
+  pid: number;
+  /** The parenthesised command name (field 2), e.g. `node`, `postgres`. */
+  comm: string;
+  pgrp: number;
+  /** utime + stime (fields 14 + 15). */
+  jiffies: number;
+  /** cutime + cstime (fields 16 + 17): its children that ended and were waited for. */
+  childJiffies: number;
+}
+
+/** Every process of the machine that /proc lets us read, now. Elsewhere than Linux: none. */
+export function* processesCpu(): Generator<ProcessCpu> {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // the process ended meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
+    yield {
+      pid: Number(entry),
+      comm,
+      pgrp: Number(fields[2]),
+      jiffies: Number(fields[11]) + Number(fields[12]),
+      childJiffies: Number(fields[13]) + Number(fields[14]),
+    };
+  }
+}
+
 /** utime + stime of every process in `groups`, and of this process. */
 function ourJiffies(groups: ReadonlySet<number>): number {
   let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const pgrp = Number(fields[2]);
-      if (Number(entry) !== process.pid && !groups.has(pgrp)) continue;
-      total += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // the process ended meanwhile
-    }
+  for (const p of processesCpu()) {
+    if (p.pid === process.pid || groups.has(p.pgrp)) total += p.jiffies;
   }
   return total;
 }

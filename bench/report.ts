@@ -17,6 +17,34 @@ export interface Sample {
   claims: string[];
 }
 
+/** One measured load of a scenario (DURATION seconds after its warm-up). */
+export interface RoundResult {
+  /** 1-based; the warm-path scenarios and their baselines share round numbers (interleaved). */
+  round: number;
+  /** 1-based position of this scenario in its round (the order rotates between rounds). */
+  position: number;
+  startedAt: string;
+  /** Answers received (any status). */
+  requests: number;
+  seconds: number;
+  rps: number;
+  latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
+  non2xx: number;
+  /** Socket errors + timeouts + responses whose status is not `expectStatus`. */
+  errors: number;
+  transportErrors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  /**
+   * CPU time of the server under test during the load (bench/server-cpu.ts): `serverMs` its process group,
+   * `databaseMs` the PostgreSQL backends of its database (ours on PostgreSQL, when found); `usPerToken` is
+   * (serverMs + databaseMs) ÷ requests, in µs.
+   */
+  cpu?: { serverMs: number; databaseMs?: number; databaseBackends?: number; usPerToken: number; serverUsPerToken: number; databaseUsPerToken?: number };
+  othersCpuPercent?: number;
+  loadAverage1m?: number;
+}
+
 export interface Scenario {
   id: string;
   role: Role;
@@ -26,23 +54,52 @@ export interface Scenario {
   expectStatus: number;
   ok: boolean;
   error?: string;
+  /**
+   * Every measured load of this scenario: BENCH_ROUNDS interleaved rounds for the warm path and its baselines,
+   * one for the failure and cold paths. The headline numbers below summarize them.
+   */
+  rounds: RoundResult[];
+  /** Sum over the rounds. */
   requests?: number;
+  /** Sum over the rounds. */
   seconds?: number;
+  /** Median over the rounds. */
   rps?: number;
+  /** Lowest and highest req/s of the rounds: the spread. */
+  rpsRange?: { min: number; max: number };
+  /** Each the median over the rounds of that percentile (max: the highest of the rounds). */
   latencyMs?: { p50: number; p90: number; p99: number; mean: number; max: number };
+  /** Medians over the rounds of `RoundResult.cpu`'s per-token figures (µs); undefined when /proc was not readable. */
+  cpuUsPerToken?: { total: number; server: number; database?: number };
+  /** Sums over the rounds. */
   non2xx?: number;
-  /** Socket errors + timeouts + responses whose status is not `expectStatus`. */
+  /** Socket errors + timeouts + responses whose status is not `expectStatus` (sum over the rounds). */
   errors?: number;
   transportErrors?: number;
   timeouts?: number;
   statusCodes?: Record<string, number>;
-  ratios?: { vsFloor?: number; vsOidcProvider?: number; vsOurWarm?: number };
   /**
-   * The machine's 1-minute load average when the load ended: about 2 while a server and autocannon are busy;
+   * vsFloor, vsOidcProvider, vsOurWarm: median req/s ÷ the baseline's median req/s (same alg; same database for
+   * vsOurWarm). paired…: the median over the rounds of (this round's req/s ÷ the baseline's req/s in the same
+   * round), for the interleaved scenarios only. cpuVsFloor, cpuVsOidcProvider: the baseline's median CPU µs per
+   * token ÷ this one's (higher is better, like the throughput ratios).
+   */
+  ratios?: {
+    vsFloor?: number;
+    vsOidcProvider?: number;
+    vsOurWarm?: number;
+    pairedVsFloor?: number;
+    pairedVsOidcProvider?: number;
+    pairedRounds?: number;
+    cpuVsFloor?: number;
+    cpuVsOidcProvider?: number;
+  };
+  /**
+   * The machine's 1-minute load average when the last load ended: about 2 while a server and autocannon are busy;
    * clearly more means other work competed for the CPUs.
    */
   loadAverage1m?: number;
-  /** CPU used by other processes of the machine during the measured load, in % of one CPU. */
+  /** CPU used by other processes of the machine during the measured loads, in % of one CPU (median over the rounds). */
   othersCpuPercent?: number;
   sample?: Sample;
   notes: string[];
@@ -102,6 +159,8 @@ export interface BenchReport {
   };
   databases: { pglite?: string; postgres?: string };
   settings: {
+    /** Interleaved rounds of the warm path and its baselines (BENCH_ROUNDS). */
+    rounds: number;
     durationSeconds: number;
     warmupSeconds: number;
     connections: number;
@@ -150,6 +209,22 @@ function verdictOf(cases: boolean[]): TargetResult['verdict'] {
   return cases.every(Boolean) ? 'met' : 'missed';
 }
 
+/** "medians of 3 rounds" (or "1 round each"), for a ratio's explanation. */
+function medianOf(s: Scenario, base: Scenario): string {
+  const n = Math.min(s.rounds.length, base.rounds.length);
+  return n > 1 ? `medians of ${s.rounds.length === base.rounds.length ? n : `${s.rounds.length} and ${base.rounds.length}`} rounds` : 'one round each';
+}
+
+/** "; per round 0.41–0.48×": the range of the paired ratios, when there are several. */
+function perRoundRatios(s: Scenario, base: Scenario): string {
+  const ratios = s.rounds.flatMap((r) => {
+    const b = base.rounds.find((x) => x.round === r.round);
+    return b && b.rps > 0 ? [r.rps / b.rps] : [];
+  });
+  if (ratios.length < 2) return '';
+  return `, per round ${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))}×`;
+}
+
 function ratioTarget(
   report: BenchReport,
   id: string,
@@ -168,12 +243,17 @@ function ratioTarget(
     if (ratio === undefined || !base?.rps || !s.rps) continue;
     const met = ratio >= min;
     cases.push(met);
-    results.push(`${s.database} ${s.alg}: ${f2(ratio)}× (${int(s.rps)} ÷ ${int(base.rps)} req/s)${busy(s.othersCpuPercent, base.othersCpuPercent)}`);
+    const paired = baseline === 'vsFloor' ? s.ratios?.pairedVsFloor : s.ratios?.pairedVsOidcProvider;
+    results.push(
+      `${s.database} ${s.alg}: ${f2(ratio)}× (${int(s.rps)} ÷ ${int(base.rps)} req/s, ${medianOf(s, base)}` +
+        `${paired === undefined ? '' : `; paired ${f2(paired)}×`}${perRoundRatios(s, base)})${busy(s.othersCpuPercent, base.othersCpuPercent)}`,
+    );
     if (!met) {
       const needed = min * base.rps;
       missedBy.push(
         `${s.database} ${s.alg}: ${f2(ratio)}× against ${f2(min)}×, ${f2(min - ratio)}× short: ` +
-          `${int(needed - s.rps)} more req/s needed (+${f1((needed / s.rps - 1) * 100)}%)${busy(s.othersCpuPercent, base.othersCpuPercent)}`,
+          `${int(needed - s.rps)} more req/s needed (+${f1((needed / s.rps - 1) * 100)}%)` +
+          `${paired === undefined ? '' : `; paired ratio ${f2(paired)}×`}${busy(s.othersCpuPercent, base.othersCpuPercent)}`,
       );
     }
   }
@@ -200,7 +280,9 @@ function p99Target(report: BenchReport): TargetResult {
     if (s.role !== 'ours' || s.path !== 'warm' || !s.ok || !s.latencyMs) continue;
     const p99 = s.latencyMs.p99;
     cases.push(p99 < bound);
-    results.push(`${s.database} ${s.alg}: p99 ${p99} ms (p50 ${s.latencyMs.p50} ms)${busy(s.othersCpuPercent)}`);
+    const rounds = s.rounds.map((r) => r.latencyMs.p99);
+    const spread = rounds.length > 1 ? `, median of ${rounds.length} rounds: ${rounds.join(', ')} ms` : '';
+    results.push(`${s.database} ${s.alg}: p99 ${p99} ms (p50 ${s.latencyMs.p50} ms${spread})${busy(s.othersCpuPercent)}`);
     if (p99 >= bound) {
       missedBy.push(`${s.database} ${s.alg}: p99 ${p99} ms, ${f1(p99 - bound)} ms (${f1((p99 / bound - 1) * 100)}%) over${busy(s.othersCpuPercent)}`);
     }
@@ -294,6 +376,43 @@ function tableOf(header: string[], rows: Array<Array<string | number | undefined
   return [header, align, ...rows.map((r) => r.map(cell))].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
+const withPaired = (n: number | undefined, paired: number | undefined) =>
+  n === undefined ? undefined : paired === undefined ? ratio(n) : `${ratio(n)} (${ratio(paired)})`;
+
+/** Every round of the interleaved scenarios, one table per algorithm: req/s, p99, CPU µs/token and position. */
+function roundsSection(report: BenchReport): string[] {
+  const interleaved = report.scenarios.filter((s) => (s.path === 'warm' || s.path === 'baseline') && s.rounds.length > 0);
+  const roundCount = Math.max(0, ...interleaved.map((s) => Math.max(...s.rounds.map((r) => r.round))));
+  if (roundCount < 2) return [];
+  const out = [
+    '#### Each round',
+    '',
+    "req/s · p99 ms · CPU µs/token · #position in the round · others' CPU. A cell much slower than the same scenario " +
+      "in the other rounds usually met a busy moment of the machine (high others' CPU).",
+    '',
+  ];
+  for (const alg of [...new Set(interleaved.map((s) => s.alg))]) {
+    const rows = interleaved.filter((s) => s.alg === alg);
+    out.push(
+      tableOf(
+        ['scenario', ...Array.from({ length: roundCount }, (_, i) => `round ${i + 1}`)],
+        rows.map((s) => [
+          s.id,
+          ...Array.from({ length: roundCount }, (_, i) => {
+            const r = s.rounds.find((x) => x.round === i + 1);
+            if (!r) return undefined;
+            const others = r.othersCpuPercent === undefined ? '—' : `${r.othersCpuPercent}%`;
+            return `${int(r.rps)} · ${r.latencyMs.p99} · ${r.cpu ? int(r.cpu.usPerToken) : '—'} · #${r.position} · ${others}`;
+          }),
+        ]),
+        Array.from({ length: roundCount }, (_, i) => i + 1),
+      ),
+      '',
+    );
+  }
+  return out;
+}
+
 function resultsSection(report: BenchReport, targets: TargetResult[], notes: string): string {
   const { machine, settings } = report;
   const out: string[] = [];
@@ -312,8 +431,9 @@ function resultsSection(report: BenchReport, targets: TargetResult[], notes: str
     ]
       .filter(Boolean)
       .join('; ')}`,
-    `- **Settings**: ${settings.connections} connections, ${settings.durationSeconds} s per scenario after ` +
-      `${settings.warmupSeconds} s of warm-up; autocannon runs in the bench process on the same ${machine.cpus} CPU(s) as the ` +
+    `- **Settings**: ${settings.connections} connections; ${settings.rounds} interleaved round${settings.rounds === 1 ? '' : 's'} ` +
+      `of ${settings.durationSeconds} s per warm scenario and baseline, each after ${settings.warmupSeconds} s of warm-up ` +
+      `(failure and cold: one load of ${settings.durationSeconds} s); autocannon runs in the bench process on the same ${machine.cpus} CPU(s) as the ` +
       `server under test; ${int(settings.seededAccounts)} accounts seeded into each token-endpoint database, ` +
       `${int(settings.scaleAccounts)} into the admin-list database, ${settings.adminRequests} sequential requests per admin row`,
     `- **Service limits raised for the load** (still checked on every request): ${Object.entries(settings.serviceLimits)
@@ -326,37 +446,76 @@ function resultsSection(report: BenchReport, targets: TargetResult[], notes: str
     '### Token endpoint (`POST /oauth/token`)',
     '',
     tableOf(
-      ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'unexpected', 'service/floor', 'service/oidc-provider', "others' CPU"],
-      report.scenarios.map((s) =>
-        s.ok
-          ? [
-              s.path === 'failure' ? `${s.id} (401 expected)` : s.id,
-              s.rps === undefined ? undefined : int(s.rps),
-              s.latencyMs?.p50,
-              s.latencyMs?.p99,
-              s.errors,
-              s.role === 'floor' ? undefined : ratio(s.ratios?.vsFloor),
-              s.role === 'ours' ? ratio(s.ratios?.vsOidcProvider) : undefined,
-              s.othersCpuPercent === undefined ? undefined : `${s.othersCpuPercent}%`,
-            ]
-          : [s.id, `FAILED: ${s.error ?? ''}`, undefined, undefined, undefined, undefined, undefined, undefined],
-      ),
-      [1, 2, 3, 4, 5, 6, 7],
+      [
+        'scenario',
+        'rounds',
+        'req/s (median)',
+        'req/s min–max',
+        'p50 ms',
+        'p99 ms',
+        'unexpected',
+        'CPU µs/token',
+        'service/floor (paired)',
+        'service/oidc-provider (paired)',
+        'CPU/token: floor ÷ row',
+        "others' CPU",
+      ],
+      report.scenarios.map((s) => {
+        const name = s.path === 'failure' ? `${s.id} (401 expected)` : s.id;
+        if (!s.ok) return [name, s.rounds.length, `FAILED: ${s.error ?? ''}`, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
+        const cpu = s.cpuUsPerToken;
+        return [
+          name,
+          s.rounds.length,
+          s.rps === undefined ? undefined : int(s.rps),
+          s.rpsRange && s.rounds.length > 1 ? `${int(s.rpsRange.min)}–${int(s.rpsRange.max)}` : undefined,
+          s.latencyMs?.p50,
+          s.latencyMs?.p99,
+          s.errors,
+          cpu ? `${int(cpu.total)}${cpu.database === undefined ? '' : ` (PG ${int(cpu.database)})`}` : undefined,
+          s.role === 'floor' ? undefined : withPaired(s.ratios?.vsFloor, s.ratios?.pairedVsFloor),
+          s.role === 'ours' ? withPaired(s.ratios?.vsOidcProvider, s.ratios?.pairedVsOidcProvider) : undefined,
+          s.role === 'floor' ? undefined : ratio(s.ratios?.cpuVsFloor),
+          s.othersCpuPercent === undefined ? undefined : `${s.othersCpuPercent}%`,
+        ];
+      }),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
     ),
     '',
-    '"unexpected": socket errors, timeouts and answers with another status than the scenario expects. Ratios ' +
-      'compare req/s with the baseline of the same algorithm. `ours … warm`: the same valid credentials every ' +
-      'request, answered from the credential cache (no database read, no argon2). `failure`, `cold`: one ' +
-      "argon2id verify per request. \"others' CPU\": CPU time used by processes other than the bench's own " +
-      '(server, autocannon) while the row was measured, in % of one CPU: this machine is shared, and a row ' +
-      `with much more than a few % competed for its ${machine.cpus} CPUs, so it is pessimistic.`,
+    `**Rounds.** Per algorithm, the floor, oidc-provider and ours warm (on each database) run side by side and are ` +
+      `loaded in turn: ${settings.rounds} round${settings.rounds === 1 ? '' : 's'}, in each every one of them once ` +
+      `(${settings.warmupSeconds} s warm-up, then ${settings.durationSeconds} s measured), the order rotated by one each round; ` +
+      'the others sit idle meanwhile. "req/s", "p50", "p99" and "CPU µs/token" are the medians of the rounds (each ' +
+      'its own median); "min–max" is the spread of req/s over the rounds; "unexpected" is summed over them. ' +
+      '`failure` and `cold` are measured once, after the rounds. The per-round numbers are below and in ' +
+      '`bench/results/latest.json`.',
     '',
+    '**Ratios** compare with the baseline of the same algorithm: median req/s ÷ median req/s, and in parentheses the ' +
+      "paired ratio: the median over the rounds of (the row's req/s ÷ the baseline's req/s in the same round), " +
+      'which cancels the slow drifts of a shared machine. The targets are judged on the medians (median ÷ median; ' +
+      "the median of the rounds' p99), not on the paired ratios.",
+    '',
+    '**CPU µs/token**: CPU time (user + system, every thread) the server under test used during the measured seconds, ' +
+      'read from `/proc/<pid>/stat` for its process group, ÷ the answers it gave (for `failure`, 401 answers). For ours on ' +
+      'PostgreSQL it includes the PostgreSQL backends connected to its own database when they were found ("PG": their part; ' +
+      'see the notes). "CPU/token: floor ÷ row": the floor\'s µs ÷ the row\'s, higher is better like the throughput ratios. ' +
+      'It tells where the time goes, independent of how busy the machine was; no target is judged on it.',
+    '',
+    '"unexpected": socket errors, timeouts and answers with another status than the scenario expects. `ours … warm`: ' +
+      'the same valid credentials every request, answered from the credential cache (no database read, no argon2). ' +
+      "`failure`, `cold`: one argon2id verify per request. \"others' CPU\": CPU time used by processes other than the " +
+      "bench's own (servers, autocannon) while the row was measured (median of the rounds), in % of one CPU: this machine " +
+      `is shared, and a row with much more than a few % competed for its ${machine.cpus} CPUs, so it is pessimistic.`,
+    '',
+    ...roundsSection(report),
   );
 
   out.push('### Memory (RSS of the service process)', '');
   if (report.memory.length === 0) out.push('Not measured in this run.', '');
   for (const m of report.memory) {
     out.push(
+      `${m.database === 'pglite' ? 'PGlite' : 'PostgreSQL'} (${m.alg} run):`,
+      '',
       tableOf(
         ['moment', 'accounts in the database', 'credentials in the cache', 'VmRSS MiB', 'VmHWM MiB', 'process group RSS MiB'],
         m.readings.map((r) => [
@@ -414,6 +573,10 @@ function resultsSection(report: BenchReport, targets: TargetResult[], notes: str
       ['target', 'this run', 'verdict'],
       targets.map((t) => [t.title, t.results.join('<br>') || '—', t.verdict === 'met' ? 'met' : t.verdict === 'missed' ? '**missed**' : t.verdict]),
     ),
+    '',
+    `The token-endpoint targets are judged on the medians of the ${settings.rounds} round${settings.rounds === 1 ? '' : 's'}: ` +
+      "median req/s ÷ the baseline's median req/s, and the median of the rounds' p99. The paired ratios and the spread " +
+      'are there to say how much to trust a verdict near its bound; CPU per token is context only.',
     '',
   );
   for (const t of targets.filter((t) => t.verdict === 'missed')) {
