@@ -115,6 +115,49 @@ describe.each(DATABASE_KINDS)('discovery and JWKS (%s)', (kind) => {
       expect(again.body.scopes_supported).toEqual(expect.arrayContaining([uniqueScope, laterScope]));
     });
 
+    it('drops a scope from scopes_supported once no account holds it, and only then', async () => {
+      const shared = `${uniqueName('shipments')}:read`;
+      const solo = `${uniqueName('shipments')}:write`;
+      const a = await h.createAccount({ scopes: [shared, solo] });
+      const b = await h.createAccount({ scopes: [shared] });
+      const listed = async () => (await h.fetch('/.well-known/oauth-authorization-server')).body.scopes_supported as string[];
+      expect(await listed()).toEqual(expect.arrayContaining([shared, solo]));
+
+      // a keeps `shared` but gives up `solo`, which nobody else holds.
+      expect((await h.admin('PATCH', `/service-accounts/${a.id}`, { scopes: [shared] })).status).toBe(200);
+      let scopes = await listed();
+      expect(scopes).toContain(shared);
+      expect(scopes).not.toContain(solo);
+
+      // `shared` stays while b still holds it.
+      expect((await h.admin('DELETE', `/service-accounts/${a.id}`)).status).toBe(204);
+      expect(await listed()).toContain(shared);
+      expect((await h.admin('DELETE', `/service-accounts/${b.id}`)).status).toBe(204);
+      scopes = await listed();
+      expect(scopes).not.toContain(shared);
+      expect(scopes).toContain(uniqueScope);
+    });
+
+    it('keeps scopes_supported exact when accounts sharing scopes are created and deleted concurrently', async () => {
+      const scopes = [0, 1, 2, 3].map((i) => `${uniqueName(`fleet${i}`)}:read`);
+      // Every account holds a different mix, in a different order, so concurrent changes touch the same scopes.
+      const mixes = Array.from({ length: 12 }, (_, i) => (i % 2 ? [...scopes].reverse() : scopes).slice(i % 3));
+      const accounts = await Promise.all(mixes.map((mix) => h.createAccount({ scopes: mix })));
+      const listed = async () => (await h.fetch('/.well-known/oauth-authorization-server')).body.scopes_supported as string[];
+      expect(await listed()).toEqual(expect.arrayContaining(scopes));
+
+      // Delete all but the one holding only the last two scopes (i = 2 holds scopes[2..3]).
+      const keep = accounts[2]!;
+      const statuses = await Promise.all(
+        accounts.filter((a) => a !== keep).map(async (a) => (await h.admin('DELETE', `/service-accounts/${a.id}`)).status),
+      );
+      expect(statuses.every((s) => s === 204)).toBe(true);
+      const left = await listed();
+      expect(left).toEqual(expect.arrayContaining([scopes[2], scopes[3]]));
+      expect(left).not.toContain(scopes[0]);
+      expect(left).not.toContain(scopes[1]);
+    });
+
     it('carries an ETag: a revalidation gets 304 until an account change alters the document', async () => {
       const first = await h.fetch('/.well-known/oauth-authorization-server');
       const etag = first.headers.get('etag');

@@ -49,6 +49,16 @@ export const serviceAccounts = pgTable(
   ],
 );
 
+/**
+ * How many service accounts hold each scope, kept by triggers on service_accounts (migration 0006): the
+ * discovery document's scopes_supported reads this small table instead of unnesting every account's scopes.
+ * A scope no account holds any more has no row.
+ */
+export const scopeUsage = pgTable('scope_usage', {
+  scope: text('scope').primaryKey(),
+  accounts: integer('accounts').notNull(),
+});
+
 /** A permission as stored in service_accounts.permissions (see accounts/permissions.ts). */
 export interface StoredPermission {
   id: string;
