@@ -32,6 +32,13 @@ const BATCH_SIZE = 200;
  * holds more than half of the thread while token requests wait (their p99 latency is what this protects).
  */
 const IN_PROCESS_BATCH_SIZE = 100;
+/**
+ * Past this many unwritten events the writer stops resting: a backlog that grows means the rests cost more
+ * than the traffic leaves, and the trail must keep up with the traffic. Writing back to back then takes the
+ * thread's time from token requests, which slows them to the rate that can be recorded, instead of letting
+ * the backlog reach `maxBuffered` and lose events. A burst smaller than this is written paced.
+ */
+const PACED_BACKLOG = 5_000;
 
 export interface AuditLogOptions {
   /** Past this many unwritten events, the oldest are dropped (and counted in the log). */
@@ -116,7 +123,7 @@ export class AuditLog {
       this.buffer.splice(0, batch.length);
       left -= batch.length;
       if (left > 0 && this.buffer.length > 0) {
-        if (this.paced) await sleep(Math.ceil(performance.now() - started));
+        if (this.paced && this.buffer.length <= PACED_BACKLOG) await sleep(Math.ceil(performance.now() - started));
         else await nextTurn();
       }
     }
