@@ -36,7 +36,13 @@ export interface RoundResult {
   timeouts: number;
   statusCodes: Record<string, number>;
   /**
-   * CPU time of the server under test during the load (bench/server-cpu.ts): `serverMs` its process group,
+   * Seconds the server kept working after the load ended (writing what it buffered), until idle again; the
+   * next load starts only then.
+   */
+  settleSeconds?: number;
+  /**
+   * CPU time of the server under test during the load and until it was idle again (bench/server-cpu.ts:
+   * what it deferred counts): `serverMs` its process group,
    * `databaseMs` the PostgreSQL backends of its database (ours on PostgreSQL, when found); `usPerToken` is
    * (serverMs + databaseMs) ÷ requests, in µs.
    */
@@ -387,7 +393,7 @@ function roundsSection(report: BenchReport): string[] {
   const out = [
     '#### Each round',
     '',
-    "req/s · p99 ms · CPU µs/token · #position in the round · others' CPU. A cell much slower than the same scenario " +
+    "req/s · p99 ms · CPU µs/token · #position in the round · others' CPU · busy after the load. A cell much slower than the same scenario " +
       "in the other rounds usually met a busy moment of the machine (high others' CPU).",
     '',
   ];
@@ -402,7 +408,7 @@ function roundsSection(report: BenchReport): string[] {
             const r = s.rounds.find((x) => x.round === i + 1);
             if (!r) return undefined;
             const others = r.othersCpuPercent === undefined ? '—' : `${r.othersCpuPercent}%`;
-            return `${int(r.rps)} · ${r.latencyMs.p99} · ${r.cpu ? int(r.cpu.usPerToken) : '—'} · #${r.position} · ${others}`;
+            return `${int(r.rps)} · ${r.latencyMs.p99} · ${r.cpu ? int(r.cpu.usPerToken) : '—'} · #${r.position} · ${others} · ${r.settleSeconds ?? '—'} s`;
           }),
         ]),
         Array.from({ length: roundCount }, (_, i) => i + 1),
@@ -495,7 +501,8 @@ function resultsSection(report: BenchReport, targets: TargetResult[], notes: str
       'which cancels the slow drifts of a shared machine. The targets are judged on the medians (median ÷ median; ' +
       "the median of the rounds' p99), not on the paired ratios.",
     '',
-    '**CPU µs/token**: CPU time (user + system, every thread) the server under test used during the measured seconds, ' +
+    '**CPU µs/token**: CPU time (user + system, every thread) the server under test used during the measured seconds ' +
+      'and after them until it was idle again (what it deferred, such as buffered audit rows, counts; "busy after": how long that took; the next load starts only then), ' +
       'read from `/proc/<pid>/stat` for its process group, ÷ the answers it gave (for `failure`, 401 answers). For ours on ' +
       'PostgreSQL it includes the PostgreSQL backends connected to its own database when they were found ("PG": their part; ' +
       'see the notes). "CPU/token: floor ÷ row": the floor\'s µs ÷ the row\'s, higher is better like the throughput ratios. ' +

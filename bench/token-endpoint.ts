@@ -429,8 +429,10 @@ interface Watched {
   startedAt: Date;
   /** CPU of other processes of the machine meanwhile, in % of one CPU (cpu-contention.ts). */
   others?: number;
-  /** CPU of the server under test meanwhile. */
+  /** CPU of the server under test meanwhile, and until it was idle again (see `settle`). */
   cpu?: ServerCpuUsed;
+  /** How long the server kept working after the load ended (see `settle`). */
+  settleSeconds: number;
 }
 
 /** A load, with the CPU time the server under test and the machine's other processes used meanwhile. */
@@ -439,13 +441,35 @@ async function loadWatched(spec: LoadSpec, processes: ServerProcesses): Promise<
   const machineBefore = cpuSnapshot(liveGroups);
   const serverBefore = serverCpuSnapshot(processes);
   const result = await runLoad(spec);
-  const serverAfter = serverCpuSnapshot(processes);
   const others = othersCpuPercent(machineBefore, cpuSnapshot(liveGroups));
-  const watched: Watched = { result, startedAt };
+  const { snapshot: serverAfter, seconds } = await settle(processes);
+  const watched: Watched = { result, startedAt, settleSeconds: seconds };
   if (others !== undefined) watched.others = others;
   const cpu = serverCpuUsed(serverBefore, serverAfter);
   if (cpu) watched.cpu = cpu;
   return watched;
+}
+
+const SETTLE_STEP_MS = 500;
+const SETTLE_MAX_MS = 60_000;
+
+/**
+ * Waits, after a load, until the server (and its PostgreSQL backends) is idle again: below 5% of a CPU over
+ * half a second, at most a minute. What a server defers (ours: audit rows and last-used times written from
+ * their buffers) is part of what its tokens cost, so the CPU per token counts it; and it must not run into
+ * the next target's load, which would pay for it.
+ */
+async function settle(processes: ServerProcesses): Promise<{ snapshot: ReturnType<typeof serverCpuSnapshot>; seconds: number }> {
+  const started = performance.now();
+  let last = serverCpuSnapshot(processes);
+  while (performance.now() - started < SETTLE_MAX_MS) {
+    await sleep(SETTLE_STEP_MS);
+    const now = serverCpuSnapshot(processes);
+    const used = serverCpuUsed(last, now);
+    last = now;
+    if (!used || used.serverMs + (used.databaseMs ?? 0) < SETTLE_STEP_MS * 0.05) break;
+  }
+  return { snapshot: last, seconds: Math.round((performance.now() - started) / 100) / 10 };
 }
 
 const tenths = (n: number) => Math.round(n * 10) / 10;
@@ -470,6 +494,7 @@ function recordRound(s: Scenario, w: Watched, round: number, position: number): 
     transportErrors: r.errors,
     timeouts: r.timeouts,
     statusCodes,
+    settleSeconds: w.settleSeconds,
   };
   if (w.cpu && responses > 0) {
     const { serverMs, databaseMs, databaseBackends } = w.cpu;
@@ -493,7 +518,7 @@ function recordRound(s: Scenario, w: Watched, round: number, position: number): 
     `  ${s.id}${s.path === 'warm' || s.path === 'baseline' ? ` [round ${round}/${ROUNDS}, #${position}]` : ''}: ` +
       `${result.rps.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${cpu}, ` +
       `statuses ${JSON.stringify(statusCodes)}, errors ${r.errors}, timeouts ${r.timeouts}, ` +
-      `other processes ${result.othersCpuPercent ?? '?'}% CPU`,
+      `other processes ${result.othersCpuPercent ?? '?'}% CPU, busy ${w.settleSeconds} s after the load`,
   );
 }
 
