@@ -144,7 +144,7 @@ export async function measureAdminLists(options: AdminListOptions): Promise<Admi
       id: 'discovery rebuild after a change',
       request: 'GET /.well-known/oauth-authorization-server, each after a PATCH of one account (untimed)',
       path: '/.well-known/oauth-authorization-server',
-      selects: 'scopes_supported: distinct scopes of every account, recomputed after any account change',
+      selects: 'scopes_supported: rebuilt after any account change from scope_usage (one row per scope held)',
       target: false,
       check: {},
       before: async () => {
