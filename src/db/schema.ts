@@ -50,7 +50,7 @@ export const serviceAccounts = pgTable(
 );
 
 /**
- * How many service accounts hold each scope, kept by triggers on service_accounts (migration 0006): the
+ * How many service accounts hold each scope, kept by triggers on service_accounts (migrations 0006-0007): the
  * discovery document's scopes_supported reads this small table instead of unnesting every account's scopes.
  * A scope no account holds any more has no row.
  */
