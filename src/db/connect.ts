@@ -12,8 +12,11 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface DatabaseHandle {
   db: Database;
   kind: 'pglite' | 'postgres';
-  /** Applies the committed drizzle/ migrations; safe when several instances start at once. */
-  migrate(): Promise<void>;
+  /**
+   * Applies the committed drizzle/ migrations not yet applied; safe when several instances start at once.
+   * `folder`: another migrations folder (tests pass an older set to build a database as it was).
+   */
+  migrate(folder?: string): Promise<void>;
   /**
    * LISTEN on a channel (NOTIFY is sent with pg_notify inside the transaction it announces). `onListen` runs
    * whenever the listening connection is (re)established, `onLost` when it drops: notifications sent in
@@ -94,9 +97,9 @@ async function connectPglite(dataDir: string): Promise<DatabaseHandle> {
   return {
     db,
     kind: 'pglite',
-    async migrate() {
+    async migrate(folder = MIGRATIONS_FOLDER) {
       const { migrate } = await import('drizzle-orm/pglite/migrator');
-      await migrate(db as never, { migrationsFolder: MIGRATIONS_FOLDER });
+      await migrate(db as never, { migrationsFolder: folder });
     },
     async listen(channel, callbacks) {
       // In-process: the listener never loses its connection.
@@ -130,14 +133,14 @@ async function connectPostgres(url: string, max: number): Promise<DatabaseHandle
   return {
     db,
     kind: 'postgres',
-    async migrate() {
+    async migrate(folder = MIGRATIONS_FOLDER) {
       // One connection, holding a session advisory lock while drizzle migrates through it,
       // so instances started together apply each migration exactly once.
       const single = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
       try {
         await single`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
         const { migrate } = await import('drizzle-orm/postgres-js/migrator');
-        await migrate(drizzlePostgres({ client: single }), { migrationsFolder: MIGRATIONS_FOLDER });
+        await migrate(drizzlePostgres({ client: single }), { migrationsFolder: folder });
         await single`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
       } finally {
         await single.end({ timeout: 5 });

@@ -15,11 +15,15 @@ export interface TestDatabase {
   destroy(): Promise<void>;
 }
 
-/** A fresh, empty, migrated database: in-memory PGlite, or a new database on the test PostgreSQL server. */
-export async function freshDatabase(kind: DatabaseKind): Promise<TestDatabase> {
+/**
+ * A fresh, empty, migrated database: in-memory PGlite, or a new database on the test PostgreSQL server.
+ * `migrate: false` leaves it without any table, for a test that migrates it itself.
+ */
+export async function freshDatabase(kind: DatabaseKind, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const migrate = options.migrate ?? true;
   if (kind === 'pglite') {
     const handle = await connectDatabase({ dataDir: 'memory://' });
-    await handle.migrate();
+    if (migrate) await handle.migrate();
     return { handle, url: undefined, destroy: () => handle.close() };
   }
   const serverUrl = process.env.TEST_DATABASE_URL;
@@ -30,7 +34,7 @@ export async function freshDatabase(kind: DatabaseKind): Promise<TestDatabase> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const handle = await connectDatabase({ databaseUrl: url.toString(), maxConnections: 5 });
-  await handle.migrate();
+  if (migrate) await handle.migrate();
   return {
     handle,
     url: url.toString(),
