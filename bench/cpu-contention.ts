@@ -36,6 +36,26 @@ export interface ProcessCpu {
   childJiffies: number;
 }
 
+/** `pid` from /proc/<pid>/stat; undefined when it cannot be read (ended, or not Linux). */
+export function processCpu(pid: number): ProcessCpu | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const close = stat.lastIndexOf(')');
+  const comm = stat.slice(stat.indexOf('(') + 1, close);
+  const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
+  return {
+    pid,
+    comm,
+    pgrp: Number(fields[2]),
+    jiffies: Number(fields[11]) + Number(fields[12]),
+    childJiffies: Number(fields[13]) + Number(fields[14]),
+  };
+}
+
 /** Every process of the machine that /proc lets us read, now. Elsewhere than Linux: none. */
 export function* processesCpu(): Generator<ProcessCpu> {
   let entries: string[];
@@ -46,22 +66,8 @@ export function* processesCpu(): Generator<ProcessCpu> {
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // the process ended meanwhile
-    }
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
-    yield {
-      pid: Number(entry),
-      comm,
-      pgrp: Number(fields[2]),
-      jiffies: Number(fields[11]) + Number(fields[12]),
-      childJiffies: Number(fields[13]) + Number(fields[14]),
-    };
+    const found = processCpu(Number(entry));
+    if (found) yield found; // else it ended meanwhile
   }
 }
 

@@ -3,7 +3,8 @@
  * since it started), and the RSS of its whole process group (anything it started, e.g. esbuild). Elsewhere
  * than Linux: undefined.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { processCpu, processesCpu } from './cpu-contention';
 
 export interface ProcessMemory {
   pid: number;
@@ -26,30 +27,19 @@ function statusField(pid: number, field: string): number | undefined {
   }
 }
 
-/** Process group of `pid` from /proc/<pid>/stat (fields after the parenthesised command name). */
-function groupOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[2]);
-  } catch {
-    return undefined;
-  }
-}
-
 export function processMemory(pid: number): ProcessMemory | undefined {
   const rss = statusField(pid, 'VmRSS');
   const hwm = statusField(pid, 'VmHWM');
   if (rss === undefined || hwm === undefined) return undefined;
-  const group = groupOf(pid);
+  const group = processCpu(pid)?.pgrp;
   let groupRss = 0;
   let groupProcesses = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const other = Number(entry);
-    if (group === undefined || groupOf(other) !== group) continue;
-    groupRss += statusField(other, 'VmRSS') ?? 0;
-    groupProcesses++;
+  if (group !== undefined) {
+    for (const other of processesCpu()) {
+      if (other.pgrp !== group) continue;
+      groupRss += statusField(other.pid, 'VmRSS') ?? 0;
+      groupProcesses++;
+    }
   }
   const round = (kib: number) => Math.round((kib / MiB) * 10) / 10;
   return { pid, rssMiB: round(rss), hwmMiB: round(hwm), groupRssMiB: round(groupRss), groupProcesses };

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AdminQueryResult } from './admin-lists';
 import type { ProcessMemory } from './process-memory';
+import { pairedRatios } from './rounds';
 
 export type Alg = 'RS256' | 'ES256';
 export type DbKind = 'pglite' | 'postgres';
@@ -223,10 +224,7 @@ function medianOf(s: Scenario, base: Scenario): string {
 
 /** "; per round 0.41–0.48×": the range of the paired ratios, when there are several. */
 function perRoundRatios(s: Scenario, base: Scenario): string {
-  const ratios = s.rounds.flatMap((r) => {
-    const b = base.rounds.find((x) => x.round === r.round);
-    return b && b.rps > 0 ? [r.rps / b.rps] : [];
-  });
+  const ratios = pairedRatios(s, base);
   if (ratios.length < 2) return '';
   return `, per round ${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))}×`;
 }

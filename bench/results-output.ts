@@ -68,7 +68,7 @@ export async function reportResults(results: Measurements, run: RunContext): Pro
     'Throughput ratios: median req/s of the row ÷ median req/s of the baseline with the same alg (and, for "vs our warm", the same database); ' +
       '"(paired)": the median over the rounds of (the row\'s req/s ÷ the baseline\'s req/s in the same round), which cancels slow drifts of the machine.',
     'The targets (≥ 0.8× floor, ≥ 1.5× oidc-provider, p99 < 25 ms) are judged on the medians: median ÷ median for the ratios, the median of the rounds\' p99.',
-    'CPU µs/token: CPU time (user + system, every thread) of the server under test during the measured seconds ÷ the answers it gave, ' +
+    'CPU µs/token: CPU time (user + system, every thread) of the server under test during the measured seconds and until it was idle again (what it deferred counts) ÷ the answers it gave, ' +
       'from /proc/<pid>/stat of its process group; median of the rounds. "CPU vs floor": the floor\'s µs ÷ the row\'s (higher is better). ' +
       'Context for readers: no target is judged on it.',
     `Closed loop: ${CONNECTIONS} connections each waiting for its answer, so p50 ≈ connections ÷ req/s when the server is saturated.`,

@@ -63,13 +63,17 @@ export function summarizeRounds(s: Scenario): void {
   s.ok = true;
 }
 
-/** Median over the rounds both measured of (s's req/s ÷ base's req/s in the same round). */
-export function pairedRatio(s: Scenario, base: Scenario): { ratio: number; rounds: number } | undefined {
-  const ratios: number[] = [];
-  for (const r of s.rounds) {
+/** s's req/s ÷ base's req/s in the same round, for each round both measured. */
+export function pairedRatios(s: Scenario, base: Scenario): number[] {
+  return s.rounds.flatMap((r) => {
     const b = base.rounds.find((x) => x.round === r.round);
-    if (b && b.rps > 0) ratios.push(r.rps / b.rps);
-  }
+    return b && b.rps > 0 ? [r.rps / b.rps] : [];
+  });
+}
+
+/** Median of the paired ratios (see `pairedRatios`). */
+export function pairedRatio(s: Scenario, base: Scenario): { ratio: number; rounds: number } | undefined {
+  const ratios = pairedRatios(s, base);
   const ratio = median(ratios);
   return ratio === undefined ? undefined : { ratio, rounds: ratios.length };
 }

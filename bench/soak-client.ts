@@ -4,6 +4,7 @@
  * does it (the set cached, fetched again when a token names an unknown kid).
  */
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { basicAuth } from './token-request';
 
 export interface Answer {
   status: number;
@@ -12,11 +13,6 @@ export interface Answer {
 }
 
 export const bump = <K>(map: Map<K, number>, key: K, by = 1) => map.set(key, (map.get(key) ?? 0) + by);
-
-export function basicAuth(id: string, secret: string): string {
-  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
-}
 
 export class SoakClient {
   /** kind → status (or "socket error") → count. */
