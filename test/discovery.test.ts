@@ -115,25 +115,27 @@ describe.each(DATABASE_KINDS)('discovery and JWKS (%s)', (kind) => {
       expect(again.body.scopes_supported).toEqual(expect.arrayContaining([uniqueScope, laterScope]));
     });
 
+    const scopesSupported = async () =>
+      (await h.fetch('/.well-known/oauth-authorization-server')).body.scopes_supported as string[];
+
     it('drops a scope from scopes_supported once no account holds it, and only then', async () => {
       const shared = `${uniqueName('shipments')}:read`;
       const solo = `${uniqueName('shipments')}:write`;
       const a = await h.createAccount({ scopes: [shared, solo] });
       const b = await h.createAccount({ scopes: [shared] });
-      const listed = async () => (await h.fetch('/.well-known/oauth-authorization-server')).body.scopes_supported as string[];
-      expect(await listed()).toEqual(expect.arrayContaining([shared, solo]));
+      expect(await scopesSupported()).toEqual(expect.arrayContaining([shared, solo]));
 
       // a keeps `shared` but gives up `solo`, which nobody else holds.
       expect((await h.admin('PATCH', `/service-accounts/${a.id}`, { scopes: [shared] })).status).toBe(200);
-      let scopes = await listed();
+      let scopes = await scopesSupported();
       expect(scopes).toContain(shared);
       expect(scopes).not.toContain(solo);
 
       // `shared` stays while b still holds it.
       expect((await h.admin('DELETE', `/service-accounts/${a.id}`)).status).toBe(204);
-      expect(await listed()).toContain(shared);
+      expect(await scopesSupported()).toContain(shared);
       expect((await h.admin('DELETE', `/service-accounts/${b.id}`)).status).toBe(204);
-      scopes = await listed();
+      scopes = await scopesSupported();
       expect(scopes).not.toContain(shared);
       expect(scopes).toContain(uniqueScope);
     });
@@ -143,8 +145,7 @@ describe.each(DATABASE_KINDS)('discovery and JWKS (%s)', (kind) => {
       // Every account holds a different mix, in a different order, so concurrent changes touch the same scopes.
       const mixes = Array.from({ length: 12 }, (_, i) => (i % 2 ? [...scopes].reverse() : scopes).slice(i % 3));
       const accounts = await Promise.all(mixes.map((mix) => h.createAccount({ scopes: mix })));
-      const listed = async () => (await h.fetch('/.well-known/oauth-authorization-server')).body.scopes_supported as string[];
-      expect(await listed()).toEqual(expect.arrayContaining(scopes));
+      expect(await scopesSupported()).toEqual(expect.arrayContaining(scopes));
 
       // Delete all but the one holding only the last two scopes (i = 2 holds scopes[2..3]).
       const keep = accounts[2]!;
@@ -152,7 +153,7 @@ describe.each(DATABASE_KINDS)('discovery and JWKS (%s)', (kind) => {
         accounts.filter((a) => a !== keep).map(async (a) => (await h.admin('DELETE', `/service-accounts/${a.id}`)).status),
       );
       expect(statuses.every((s) => s === 204)).toBe(true);
-      const left = await listed();
+      const left = await scopesSupported();
       expect(left).toEqual(expect.arrayContaining([scopes[2], scopes[3]]));
       expect(left).not.toContain(scopes[0]);
       expect(left).not.toContain(scopes[1]);
